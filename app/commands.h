@@ -1,0 +1,32 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace forgery::app {
+
+struct TrainArgs {
+  std::string preset_or_config, data, out, device;
+  int64_t epochs = 0, threads = -1;
+  std::vector<std::string> sets, init_from;
+  bool force = false, list_options = false;
+};
+struct ResumeArgs {
+  std::string run_dir, device;
+  int64_t epochs = 0, threads = -1;
+};
+struct SampleArgs {
+  std::string source, out, single_dir, device = "cpu";
+  int64_t n = 64, seed = 0, nrow = 0;
+};
+struct DownloadArgs {
+  std::string dataset, dir;
+  std::vector<std::string> mirrors;
+};
+
+int run_train(const TrainArgs& args);
+int run_resume(const ResumeArgs& args);
+int run_sample(const SampleArgs& args);
+int run_download(const DownloadArgs& args);
+int run_list();
+
+}  // namespace forgery::app

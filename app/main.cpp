@@ -1,0 +1,88 @@
+// forgery: train, resume, sample and fetch data for GANs on LibTorch.
+#include <CLI/CLI.hpp>
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "forgery/core/error.h"
+#include "forgery/core/runtime.h"
+
+int main(int argc, char** argv) {
+  forgery::ensure_passive_openmp(argv);
+  using namespace forgery::app;
+  CLI::App app{"Forgery: generative adversarial networks in C++ on LibTorch"};
+  app.set_version_flag("--version", std::string("forgery ") + FORGERY_VERSION);
+  app.require_subcommand(1);
+
+  TrainArgs train;
+  auto* t = app.add_subcommand("train", "Train a model from a preset (gan-mnist) or a TOML config file");
+  t->add_option("preset_or_config", train.preset_or_config, "preset name or config.toml")->required();
+  t->add_option("--data", train.data, "folder with the dataset (default: the cache, downloaded when missing)");
+  t->add_option("--out", train.out, "run folder (default: runs/NAME-DATE-TIME)");
+  t->add_option("--epochs", train.epochs, "total number of epochs")->check(CLI::PositiveNumber);
+  t->add_option("--set", train.sets, "override an option: key=value (repeatable)")->allow_extra_args(false);
+  t->add_option("--device", train.device, "auto, cpu, cuda, cuda:N");
+  t->add_option("--threads", train.threads, "CPU threads (0: one per physical core)")->check(CLI::NonNegativeNumber);
+  t->add_option("--init-from", train.init_from,
+                "state_dict file(s) saved by PyTorch for the generator and/or discriminator")->allow_extra_args(false);
+  t->add_flag("--force", train.force, "replace an existing, non-empty run folder");
+  t->add_flag("--list-options", train.list_options, "print every option with its value and help, then exit");
+
+  ResumeArgs resume;
+  auto* r = app.add_subcommand("resume", "Continue a stopped or finished run exactly where it stopped");
+  r->add_option("run_dir", resume.run_dir, "run folder")->required();
+  r->add_option("--epochs", resume.epochs, "new total number of epochs")->check(CLI::PositiveNumber);
+  r->add_option("--device", resume.device, "auto, cpu, cuda, cuda:N");
+  r->add_option("--threads", resume.threads, "CPU threads (exact resume needs the same count)")->check(CLI::NonNegativeNumber);
+
+  SampleArgs sample;
+  auto* s = app.add_subcommand("sample", "Generate images from a run folder or checkpoint");
+  s->add_option("source", sample.source, "run folder or checkpoint file")->required();
+  s->add_option("--n", sample.n, "number of images")->check(CLI::PositiveNumber);
+  s->add_option("--out", sample.out, "grid image to write (PNG)");
+  s->add_option("--seed", sample.seed, "noise seed");
+  s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(CLI::PositiveNumber);
+  s->add_option("--single", sample.single_dir, "also write each image to this folder");
+  s->add_option("--device", sample.device, "cpu, cuda, cuda:N");
+
+  DownloadArgs download;
+  auto* d = app.add_subcommand("data", "Datasets");
+  d->require_subcommand(1);
+  auto* dl = d->add_subcommand("download", "Download a dataset, md5-checked");
+  dl->add_option("dataset", download.dataset, "mnist or fashion-mnist")->required();
+  dl->add_option("--dir", download.dir, "target folder (default: the cache folder)");
+  dl->add_option("--mirror", download.mirrors, "base URL to use instead of the public mirrors (repeatable)")->allow_extra_args(false);
+
+  app.add_subcommand("list", "List presets and models");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    if (t->parsed()) return run_train(train);
+    if (r->parsed()) return run_resume(resume);
+    if (s->parsed()) {
+      if (sample.out.empty() && sample.single_dir.empty()) throw forgery::UsageError("sample: give --out FILE.png and/or --single DIR");
+      return run_sample(sample);
+    }
+    if (dl->parsed()) return run_download(download);
+    return run_list();
+  } catch (const forgery::UsageError& e) {
+    std::fprintf(stderr, "forgery: error: %s\n", e.what());
+    return 2;
+  } catch (const forgery::Error& e) {
+    std::fprintf(stderr, "forgery: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "forgery: error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "forgery: error: %s\n", e.what());
+    return 1;
+  }
+}

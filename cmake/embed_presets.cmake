@@ -1,0 +1,12 @@
+# Writes a C++ file holding every configs/*.toml as a named string (run at build time).
+file(GLOB presets ${IN_DIR}/*.toml)
+list(SORT presets)
+set(body "// Generated from configs/*.toml by cmake/embed_presets.cmake. Do not edit.\n#include \"forgery/core/presets.h\"\nnamespace forgery {\nconst std::vector<Preset>& builtin_presets() {\n  static const std::vector<Preset> presets = {\n")
+foreach(f ${presets})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  set(body "${body}    {\"${name}\", R\"forgery_preset(${text})forgery_preset\"},\n")
+endforeach()
+set(body "${body}  };\n  return presets;\n}\n}  // namespace forgery\n")
+file(WRITE ${OUT}.tmp "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,87 @@
+#include "forgery/core/fs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "forgery/core/error.h"
+
+namespace forgery {
+
+void atomic_write_file(const fs::path& path, const std::string& bytes) {
+  fs::path tmp = path;
+  tmp += ".tmp-" + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write " + path.string() + ": " + std::strerror(err));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot replace " + path.string() + ": " + std::strerror(err));
+  }
+}
+
+std::string read_file(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(what + " " + path.string() + " does not exist");
+  if (fs::is_directory(path, ec)) throw Error(what + " " + path.string() + " is a folder, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + what + " " + path.string() + ": " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw Error("cannot read " + what + " " + path.string());
+  return ss.str();
+}
+
+fs::path cache_dir() {
+  if (const char* c = std::getenv("FORGERY_CACHE"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "forgery";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "forgery";
+  return fs::temp_directory_path() / "forgery-cache";
+}
+
+void prepare_output_dir(const fs::path& dir, bool force) {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec))
+      throw UsageError("output folder " + dir.string() + " exists and is not a folder");
+    if (!fs::is_empty(dir, ec)) {
+      if (!force)
+        throw UsageError("output folder " + dir.string() +
+                         " already exists and is not empty; choose another --out, resume it "
+                         "with `forgery resume " + dir.string() + "`, or pass --force to replace it");
+      for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path(), ec);
+    }
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot create output folder " + dir.string() + ": " + ec.message());
+  // Probe writability now rather than after the first epoch.
+  fs::path probe = dir / ".forgery-write-test";
+  std::ofstream out(probe);
+  if (!out) throw Error("output folder " + dir.string() + " is not writable");
+  out.close();
+  fs::remove(probe, ec);
+}
+
+}  // namespace forgery

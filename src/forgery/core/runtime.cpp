@@ -1,0 +1,66 @@
+#include "forgery/core/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "forgery/core/error.h"
+
+namespace forgery {
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+c10::Device select_device(const std::string& spec) {
+  if (spec == "auto") return cuda_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (spec == "cpu") return c10::Device(c10::kCPU);
+  if (spec.rfind("cuda", 0) == 0) {
+    if (!cuda_available())
+      throw UsageError("device '" + spec + "': CUDA is not available in this build or machine; use --device cpu");
+    try {
+      c10::Device d(spec);
+      if (d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
+        throw UsageError("device '" + spec + "': this machine has " +
+                         std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+      return d.has_index() ? d : c10::Device(c10::kCUDA, 0);
+    } catch (const c10::Error&) {
+      throw UsageError("device '" + spec + "': not a device name (auto, cpu, cuda, cuda:N)");
+    }
+  }
+  throw UsageError("device '" + spec + "': not a device name (auto, cpu, cuda, cuda:N)");
+}
+
+int physical_cores() {
+  // Count distinct (physical id, core id) pairs; fall back to the hardware thread count.
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, phys = "0";
+  while (std::getline(in, line)) {
+    auto value = [&]() { return line.substr(line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0) phys = value();
+    if (line.rfind("core id", 0) == 0) cores.emplace(phys, value());
+  }
+  int hw = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores.empty()) return hw > 0 ? hw : 1;
+  return static_cast<int>(cores.size());
+}
+
+int configure_threads(int requested) {
+  if (requested < 0) throw UsageError("threads: must be 0 (one per physical core) or a positive count");
+  int n = requested > 0 ? requested : physical_cores();
+  at::set_num_threads(n);
+  return n;
+}
+
+void ensure_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed (no /proc): carry on; only speed is affected.
+}
+
+}  // namespace forgery

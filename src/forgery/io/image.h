@@ -1,0 +1,30 @@
+#pragma once
+// 8-bit images (interleaved, row-major) and their codecs. No torch here.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace forgery {
+
+struct Image {
+  int width = 0, height = 0, channels = 0;  // channels: 1 (grey) or 3 (RGB)
+  std::vector<uint8_t> pixels;              // height * width * channels
+};
+
+bool png_supported();
+// Written atomically; errors name the file.
+void write_png(const std::filesystem::path& path, const Image& image);
+Image read_png(const std::filesystem::path& path);
+
+bool gif_supported();
+// An animated GIF of equally sized frames that loops forever.
+void write_gif(const std::filesystem::path& path, const std::vector<Image>& frames,
+               int delay_centiseconds = 20);
+struct GifInfo {
+  int width = 0, height = 0, frames = 0;
+  bool loops = false;
+};
+GifInfo read_gif_info(const std::filesystem::path& path);
+
+}  // namespace forgery

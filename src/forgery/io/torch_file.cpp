@@ -1,0 +1,370 @@
+#include "forgery/io/torch_file.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/serialize.h>
+
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+
+namespace forgery {
+
+namespace {
+
+// The pickle opcodes that torch.save (protocol 2) and LibTorch's pickler emit.
+enum Op : uint8_t {
+  MARK = '(', STOP = '.', BININT = 'J', BININT1 = 'K', BININT2 = 'M', NONE = 'N',
+  BINPERSID = 'Q', REDUCE = 'R', BINSTRING = 'T', SHORT_BINSTRING = 'U', BINUNICODE = 'X',
+  APPEND = 'a', BUILD = 'b', GLOBAL = 'c', DICT = 'd', EMPTY_DICT = '}', APPENDS = 'e',
+  BINGET = 'h', LONG_BINGET = 'j', LIST = 'l', EMPTY_LIST = ']', BINPUT = 'q',
+  LONG_BINPUT = 'r', SETITEM = 's', TUPLE = 't', EMPTY_TUPLE = ')', SETITEMS = 'u',
+  BINFLOAT = 'G', PROTO = 0x80, NEWOBJ = 0x81, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87,
+  NEWTRUE = 0x88, NEWFALSE = 0x89, LONG1 = 0x8a, SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d,
+  STACK_GLOBAL = 0x93, MEMOIZE = 0x94, FRAME = 0x95,
+};
+
+struct Item {
+  enum Kind { Value, Global, Mark } kind = Value;
+  c10::IValue value;
+  std::string module, name;  // for Global
+};
+
+c10::ScalarType storage_dtype(const std::string& name, const std::string& file) {
+  static const std::map<std::string, c10::ScalarType> types = {
+      {"FloatStorage", c10::kFloat}, {"DoubleStorage", c10::kDouble}, {"HalfStorage", c10::kHalf},
+      {"BFloat16Storage", c10::kBFloat16}, {"LongStorage", c10::kLong}, {"IntStorage", c10::kInt},
+      {"ShortStorage", c10::kShort}, {"CharStorage", c10::kChar}, {"ByteStorage", c10::kByte},
+      {"BoolStorage", c10::kBool}};
+  auto it = types.find(name);
+  if (it == types.end()) throw Error(file + ": unsupported tensor storage type torch." + name);
+  return it->second;
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::string& pkl, caffe2::serialize::PyTorchStreamReader& zip, std::string file)
+      : p_(reinterpret_cast<const uint8_t*>(pkl.data())), end_(p_ + pkl.size()), zip_(zip),
+        file_(std::move(file)) {}
+
+  c10::IValue run() {
+    while (true) {
+      uint8_t op = u8();
+      switch (op) {
+        case PROTO: u8(); break;
+        case FRAME: bytes(8); break;
+        case STOP: {
+          if (stack_.size() != 1 || stack_[0].kind != Item::Value) fail("unbalanced pickle");
+          return stack_[0].value;
+        }
+        case MARK: stack_.push_back(Item{Item::Mark}); break;
+        case NONE: push(c10::IValue()); break;
+        case NEWTRUE: push(true); break;
+        case NEWFALSE: push(false); break;
+        case BININT: { int32_t v; std::memcpy(&v, bytes(4), 4); push(static_cast<int64_t>(v)); break; }
+        case BININT1: push(static_cast<int64_t>(u8())); break;
+        case BININT2: { uint16_t v; std::memcpy(&v, bytes(2), 2); push(static_cast<int64_t>(v)); break; }
+        case LONG1: {
+          uint8_t n = u8();
+          if (n > 8) fail("integer too large");
+          const uint8_t* b = bytes(n);
+          uint64_t v = 0;
+          for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(b[i]) << (8 * i);
+          if (n > 0 && n < 8 && (b[n - 1] & 0x80)) v |= ~uint64_t(0) << (8 * n);  // sign-extend
+          push(static_cast<int64_t>(v));
+          break;
+        }
+        case BINFLOAT: {
+          const uint8_t* b = bytes(8);
+          uint64_t bits = 0;
+          for (int i = 0; i < 8; ++i) bits = (bits << 8) | b[i];  // big-endian
+          double d;
+          std::memcpy(&d, &bits, 8);
+          push(d);
+          break;
+        }
+        case BINUNICODE: case BINSTRING: { uint32_t n; std::memcpy(&n, bytes(4), 4); push(str(n)); break; }
+        case BINUNICODE8: { uint64_t n; std::memcpy(&n, bytes(8), 8); push(str(n)); break; }
+        case SHORT_BINUNICODE: case SHORT_BINSTRING: push(str(u8())); break;
+        case EMPTY_DICT: push(new_dict()); break;
+        case EMPTY_LIST: push(c10::impl::GenericList(c10::AnyType::get())); break;
+        case EMPTY_TUPLE: push(c10::ivalue::Tuple::create(std::vector<c10::IValue>{})); break;
+        case TUPLE: push(c10::ivalue::Tuple::create(pop_to_mark())); break;
+        case TUPLE1: case TUPLE2: case TUPLE3: {
+          size_t n = op - TUPLE1 + 1;
+          std::vector<c10::IValue> items(n);
+          for (size_t i = n; i-- > 0;) items[i] = pop_value();
+          push(c10::ivalue::Tuple::create(std::move(items)));
+          break;
+        }
+        case LIST: {
+          c10::impl::GenericList list(c10::AnyType::get());
+          for (auto& v : pop_to_mark()) list.push_back(std::move(v));
+          push(list);
+          break;
+        }
+        case DICT: {
+          auto items = pop_to_mark();
+          auto d = new_dict();
+          for (size_t i = 0; i + 1 < items.size(); i += 2) d.insert_or_assign(items[i], items[i + 1]);
+          push(d);
+          break;
+        }
+        case APPEND: { auto v = pop_value(); top_list().push_back(std::move(v)); break; }
+        case APPENDS: { auto vs = pop_to_mark(); auto l = top_list(); for (auto& v : vs) l.push_back(std::move(v)); break; }
+        case SETITEM: { auto v = pop_value(); auto k = pop_value(); top_dict().insert_or_assign(k, v); break; }
+        case SETITEMS: {
+          auto vs = pop_to_mark();
+          if (vs.size() % 2) fail("odd SETITEMS");
+          auto d = top_dict();
+          for (size_t i = 0; i < vs.size(); i += 2) d.insert_or_assign(vs[i], vs[i + 1]);
+          break;
+        }
+        case BINPUT: memo_[u8()] = top(); break;
+        case LONG_BINPUT: { uint32_t i; std::memcpy(&i, bytes(4), 4); memo_[i] = top(); break; }
+        case MEMOIZE: memo_[static_cast<uint32_t>(memo_.size())] = top(); break;
+        case BINGET: stack_.push_back(memo(u8())); break;
+        case LONG_BINGET: { uint32_t i; std::memcpy(&i, bytes(4), 4); stack_.push_back(memo(i)); break; }
+        case GLOBAL: {
+          Item g{Item::Global};
+          g.module = line();
+          g.name = line();
+          stack_.push_back(g);
+          break;
+        }
+        case STACK_GLOBAL: {
+          Item g{Item::Global};
+          g.name = pop_value().toStringRef();
+          g.module = pop_value().toStringRef();
+          stack_.push_back(g);
+          break;
+        }
+        case REDUCE: {
+          auto args = pop_value();
+          Item callable = pop();
+          if (callable.kind != Item::Global || !args.isTuple()) fail("unsupported REDUCE");
+          push(call(callable, args.toTupleRef().elements().vec()));
+          break;
+        }
+        case NEWOBJ: {
+          auto args = pop_value();
+          Item cls = pop();
+          (void)args;
+          fail("unsupported object " + cls.module + "." + cls.name +
+               " (Forgery reads dicts, lists, numbers, strings and tensors)");
+          break;
+        }
+        case BUILD: pop_value(); break;  // object state, e.g. a state_dict's _metadata: not needed
+        case BINPERSID: push(persistent_load(pop_value())); break;
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "0x%02x", op);
+          fail(std::string("unsupported pickle opcode ") + buf);
+        }
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const {
+    throw Error(file_ + ": cannot read PyTorch data: " + why);
+  }
+  uint8_t u8() { return *bytes(1); }
+  const uint8_t* bytes(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) fail("data.pkl is truncated");
+    const uint8_t* b = p_;
+    p_ += n;
+    return b;
+  }
+  std::string str(size_t n) { return std::string(reinterpret_cast<const char*>(bytes(n)), n); }
+  std::string line() {
+    const uint8_t* nl = static_cast<const uint8_t*>(std::memchr(p_, '\n', end_ - p_));
+    if (!nl) fail("data.pkl is truncated");
+    std::string s(reinterpret_cast<const char*>(p_), nl - p_);
+    p_ = nl + 1;
+    return s;
+  }
+  void push(c10::IValue v) { stack_.push_back(Item{Item::Value, std::move(v)}); }
+  Item pop() {
+    if (stack_.empty()) fail("stack underflow");
+    Item it = std::move(stack_.back());
+    stack_.pop_back();
+    return it;
+  }
+  // A class used as a value (the storage type inside a storage reference) becomes the
+  // string "global:module.name".
+  static c10::IValue as_value(Item it) {
+    if (it.kind == Item::Global) return std::string("global:") + it.module + "." + it.name;
+    return std::move(it.value);
+  }
+  c10::IValue pop_value() {
+    Item it = pop();
+    if (it.kind == Item::Mark) fail("unexpected mark");
+    return as_value(std::move(it));
+  }
+  const Item& top() const {
+    if (stack_.empty()) fail("stack underflow");
+    return stack_.back();
+  }
+  Item memo(uint32_t i) const {
+    auto it = memo_.find(i);
+    if (it == memo_.end()) fail("bad memo reference");
+    return it->second;
+  }
+  std::vector<c10::IValue> pop_to_mark() {
+    std::vector<c10::IValue> items;
+    while (true) {
+      Item it = pop();
+      if (it.kind == Item::Mark) break;
+      items.push_back(as_value(std::move(it)));
+    }
+    std::reverse(items.begin(), items.end());
+    return items;
+  }
+  static c10::impl::GenericDict new_dict() {
+    return c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get());
+  }
+  c10::impl::GenericList top_list() {
+    if (stack_.empty() || stack_.back().kind != Item::Value || !stack_.back().value.isList()) fail("APPEND to a non-list");
+    return stack_.back().value.toList();
+  }
+  c10::impl::GenericDict top_dict() {
+    if (stack_.empty() || stack_.back().kind != Item::Value || !stack_.back().value.isGenericDict()) fail("SETITEM on a non-dict");
+    return stack_.back().value.toGenericDict();
+  }
+  static std::vector<int64_t> ints(const c10::IValue& v) {
+    std::vector<int64_t> out;
+    if (v.isTuple()) for (const auto& e : v.toTupleRef().elements()) out.push_back(e.toInt());
+    else if (v.isList()) for (const auto& e : v.toList()) out.push_back(c10::IValue(e).toInt());
+    return out;
+  }
+
+  c10::IValue call(const Item& g, const std::vector<c10::IValue>& args) {
+    const std::string name = g.module + "." + g.name;
+    try {
+      if (name == "collections.OrderedDict") {
+        auto d = new_dict();
+        if (!args.empty() && args[0].isList())
+          for (const auto& pair : args[0].toList()) {
+            auto t = c10::IValue(pair).toTupleRef().elements();
+            d.insert_or_assign(t[0], t[1]);
+          }
+        return d;
+      }
+      if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
+        at::Tensor storage = args.at(0).toTensor();
+        int64_t offset = args.at(1).toInt();
+        auto size = ints(args.at(2)), stride = ints(args.at(3));
+        int64_t needed = offset + 1;
+        for (size_t i = 0; i < size.size(); ++i) {
+          if (size[i] == 0) { needed = 0; break; }
+          needed += (size[i] - 1) * stride[i];
+        }
+        if (needed > storage.numel()) fail("a tensor lies outside its storage");
+        return storage.as_strided(size, stride, offset);
+      }
+      if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state")
+        return args.at(0);
+      if (g.module == "torch.jit._pickle") {
+        if (g.name == "restore_type_tag" || g.name.rfind("build_", 0) == 0) return args.at(0);
+      }
+    } catch (const c10::Error& e) {
+      fail("malformed arguments to " + name + ": " + e.what_without_backtrace());
+    } catch (const std::out_of_range&) {
+      fail("missing arguments to " + name);
+    }
+    fail("unsupported object " + name + " (Forgery reads dicts, lists, numbers, strings and tensors)");
+  }
+
+  c10::IValue persistent_load(const c10::IValue& pid) {
+    if (!pid.isTuple()) fail("malformed storage reference");
+    auto t = pid.toTupleRef().elements();
+    if (t.size() < 5 || !t[0].isString() || t[0].toStringRef() != "storage") fail("malformed storage reference");
+    // ("storage", class torch.XStorage, key, location, numel)
+    if (!t[1].isString() || t[1].toStringRef().rfind("global:torch.", 0) != 0 || !t[2].isString() || !t[4].isInt())
+      fail("malformed storage reference");
+    const std::string key = t[2].toStringRef();
+    auto cached = storages_.find(key);
+    if (cached != storages_.end()) return cached->second;
+    c10::ScalarType dtype = storage_dtype(t[1].toStringRef().substr(13), file_);
+    int64_t numel = t[4].toInt();
+    std::string record = "data/" + key;
+    if (!zip_.hasRecord(record)) fail("storage " + record + " is missing from the archive");
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = zip_.getRecord(record);
+    size_t need = static_cast<size_t>(numel) * c10::elementSize(dtype);
+    if (size < need) fail("storage " + record + " is truncated (" + std::to_string(size) + " of " + std::to_string(need) + " bytes)");
+    at::Tensor tensor = at::empty({numel}, at::TensorOptions().dtype(dtype));
+    if (need) std::memcpy(tensor.data_ptr(), data.get(), need);
+    storages_[key] = tensor;
+    return tensor;
+  }
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+  caffe2::serialize::PyTorchStreamReader& zip_;
+  std::string file_;
+  std::vector<Item> stack_;
+  std::unordered_map<uint32_t, Item> memo_;
+  std::unordered_map<std::string, at::Tensor> storages_;
+};
+
+}  // namespace
+
+c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name) {
+  if (bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x80)
+    throw Error(name + " is in PyTorch's legacy (pre-1.6) format; re-save it in Python with torch.save(obj, path)");
+  if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0)
+    throw Error(name + " is not a PyTorch file (expected a zip archive as written by torch.save)");
+  std::istringstream in(bytes);
+  try {
+    caffe2::serialize::PyTorchStreamReader zip(&in);
+    if (!zip.hasRecord("data.pkl")) throw Error(name + " is a zip archive but holds no data.pkl: not a torch.save file");
+    at::DataPtr pkl;
+    size_t size = 0;
+    std::tie(pkl, size) = zip.getRecord("data.pkl");
+    std::string text(static_cast<const char*>(pkl.get()), size);
+    return Unpickler(text, zip, name).run();
+  } catch (const c10::Error& e) {
+    throw Error(name + " is truncated or corrupt: " + e.what_without_backtrace());
+  }
+}
+
+c10::IValue load_torch_file(const fs::path& path) {
+  return load_torch_bytes(read_file(path, "PyTorch file"), path.string());
+}
+
+void save_torch_file(const fs::path& path, const c10::IValue& value) {
+  std::vector<char> bytes = torch::pickle_save(value);
+  atomic_write_file(path, std::string(bytes.begin(), bytes.end()));
+}
+
+void save_state_dict(const fs::path& path, const NamedTensors& tensors) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(at::kCPU).contiguous().clone());
+  save_torch_file(path, dict);
+}
+
+NamedTensors tensors_of(const c10::IValue& value, const std::string& what) {
+  if (!value.isGenericDict()) throw Error(what + " does not hold a dict of tensors");
+  NamedTensors out;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString()) throw Error(what + " has a non-string key");
+    if (!entry.value().isTensor()) continue;
+    out.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
+  }
+  return out;
+}
+
+NamedTensors load_state_dict(const fs::path& path) {
+  auto v = load_torch_file(path);
+  auto tensors = tensors_of(v, path.string());
+  if (tensors.empty()) throw Error(path.string() + " holds no tensors: not a state_dict");
+  return tensors;
+}
+
+}  // namespace forgery

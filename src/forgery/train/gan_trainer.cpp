@@ -1,0 +1,379 @@
+#include "forgery/train/gan_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/functional/loss.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/core/progress.h"
+#include "forgery/core/rng.h"
+#include "forgery/core/runtime.h"
+#include "forgery/core/stop.h"
+#include "forgery/io/grid.h"
+#include "forgery/io/image.h"
+#include "forgery/io/plot.h"
+#include "forgery/models/registry.h"
+#include "forgery/train/checkpoint.h"
+#include "forgery/train/state.h"
+
+namespace forgery {
+
+namespace {
+char epoch_name[32];
+const char* epoch_file(const char* prefix, int64_t epoch, const char* ext) {
+  std::snprintf(epoch_name, sizeof epoch_name, "%s%04lld%s", prefix, static_cast<long long>(epoch), ext);
+  return epoch_name;
+}
+void set_requires_grad(torch::nn::Module& m, bool on) {
+  for (auto& p : m.parameters()) p.set_requires_grad(on);
+}
+}  // namespace
+
+GanTrainer::GanTrainer(Config config, fs::path run_dir)
+    : config_(std::move(config)), run_dir_(std::move(run_dir)), metrics_(run_dir_) {
+  device_ = select_device(config_.get_string("device"));
+}
+
+GanTrainer::~GanTrainer() = default;
+
+void GanTrainer::build() {
+  const ModelInfo& info = find_model(config_.get_string("model"));
+  if (info.recipe != "gan" || !info.make_gan)
+    throw UsageError("model '" + info.name + "' is not trained by the GAN recipe");
+  nets_ = info.make_gan(config_);
+  nets_.generator->to(device_);
+  nets_.discriminator->to(device_);
+  nets_.generator->train();
+  nets_.discriminator->train();
+  auto adam = [&](torch::nn::Module& m, double lr) {
+    return std::make_unique<torch::optim::Adam>(
+        m.parameters(), torch::optim::AdamOptions(lr).betas({config_.get_float("beta1"), config_.get_float("beta2")}));
+  };
+  opt_g_ = adam(*nets_.generator, config_.get_float("lr_g"));
+  opt_d_ = adam(*nets_.discriminator, config_.get_float("lr_d"));
+  auto zero = [&]() { return at::zeros({}, at::TensorOptions().device(device_)); };
+  sum_loss_g_ = zero(); sum_loss_d_ = zero(); sum_d_real_ = zero(); sum_d_fake_ = zero();
+}
+
+void GanTrainer::start_new() {
+  seed_everything(static_cast<uint64_t>(config_.get_int("seed")));
+  // The networks are created (and initialised) first, in the seed's order: G then D, so the
+  // same seed gives the same initial weights as the PyTorch program after torch.manual_seed.
+  build();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 1);
+  fixed_noise_ = at::randn({config_.get_int("sample_size"), nets_.generator->latent_dim()}, gen).to(device_);
+  atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+}
+
+void GanTrainer::restore(const Checkpoint& ck) {
+  const std::string what = "checkpoint " + ck.path().string();
+  if (ck.get_string("recipe") != "gan")
+    throw Error(what + " belongs to a '" + ck.get_string("recipe") + "' run, not a GAN run");
+  if (ck.get_string("model") != config_.get_string("model"))
+    throw Error(what + " holds model '" + ck.get_string("model") + "', the config asks for '" +
+                config_.get_string("model") + "'");
+  build();
+  load_module_state(*nets_.generator, ck.get_tensors("generator"), what + " (generator)");
+  load_module_state(*nets_.discriminator, ck.get_tensors("discriminator"), what + " (discriminator)");
+  load_adam_state(*opt_g_, *nets_.generator, ck.get_tensors("optimizer_g"), what);
+  load_adam_state(*opt_d_, *nets_.discriminator, ck.get_tensors("optimizer_d"), what);
+  fixed_noise_ = ck.get_tensor("fixed_noise").to(device_);
+  epoch_ = ck.get_int("epoch");
+  global_step_ = ck.get_int("global_step");
+  batch_ = ck.get_int("batch_in_epoch");
+  in_epoch_ = batch_ > 0;
+  if (in_epoch_) {
+    permutation_ = ck.get_tensor("permutation").to(device_);
+    sum_loss_g_ = ck.get_tensor("sum_loss_g").to(device_);
+    sum_loss_d_ = ck.get_tensor("sum_loss_d").to(device_);
+    sum_d_real_ = ck.get_tensor("sum_d_real").to(device_);
+    sum_d_fake_ = ck.get_tensor("sum_d_fake").to(device_);
+    d_steps_ = ck.get_int("d_steps");
+    g_steps_ = ck.get_int("g_steps");
+    images_ = ck.get_int("images");
+    seconds_before_ = ck.get_float("seconds");
+  }
+  std::map<std::string, at::Tensor> rng;
+  for (const auto& [k, t] : ck.get_tensors("rng")) rng[k] = t;
+  restore_rng_state(rng);
+  metrics_.load();
+  metrics_.truncate_after(epoch_);
+  atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+}
+
+void GanTrainer::init_from(const std::vector<fs::path>& files) {
+  for (const auto& file : files) {
+    c10::IValue v = load_torch_file(file);
+    bool used = false;
+    auto try_load = [&](const NamedTensors& state, const std::string& what) {
+      if (state_matches(*nets_.generator, state)) {
+        load_module_state(*nets_.generator, state, what);
+        used = true;
+      } else if (state_matches(*nets_.discriminator, state)) {
+        load_module_state(*nets_.discriminator, state, what);
+        used = true;
+      }
+    };
+    try_load(tensors_of(v, file.string()), file.string());
+    // A dict holding both: {"generator": {...}, "discriminator": {...}}.
+    if (!used && v.isGenericDict())
+      for (const auto& e : v.toGenericDict())
+        if (e.value().isGenericDict()) try_load(tensors_of(e.value(), file.string()), file.string());
+    if (!used)
+      throw Error(file.string() + " matches neither the generator nor the discriminator of model '" +
+                  config_.get_string("model") + "' (its keys or shapes differ)");
+    std::fprintf(stderr, "forgery: initialised weights from %s\n", file.c_str());
+  }
+}
+
+void GanTrainer::load_data() {
+  if (dataset_) return;
+  fs::path dir = resolve_dataset_dir(config_.get_string("dataset"), config_.get_string("data_dir"));
+  dataset_ = load_mnist_family(dir, /*train=*/true, device_);
+  const int64_t c = config_.get_int("channels"), s = config_.get_int("image_size");
+  if (dataset_->images.size(1) != c || dataset_->images.size(2) != s || dataset_->images.size(3) != s)
+    throw Error("data in " + dir.string() + " holds " + std::to_string(dataset_->images.size(1)) + "x" +
+                std::to_string(dataset_->images.size(2)) + "x" + std::to_string(dataset_->images.size(3)) +
+                " images; the model expects " + std::to_string(c) + "x" + std::to_string(s) + "x" + std::to_string(s));
+}
+
+int64_t GanTrainer::batches_per_epoch() const {
+  const int64_t n = dataset_->size(), b = config_.get_int("batch_size");
+  return config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
+}
+
+void GanTrainer::begin_epoch() {
+  // Drawn from the CPU generator whatever the device, so CPU and CUDA runs see the same order.
+  permutation_ = at::randperm(dataset_->size(), at::TensorOptions().dtype(at::kLong)).to(device_);
+  batch_ = 0;
+  for (auto* t : {&sum_loss_g_, &sum_loss_d_, &sum_d_real_, &sum_d_fake_}) t->zero_();
+  d_steps_ = g_steps_ = images_ = 0;
+  seconds_before_ = 0;
+  in_epoch_ = true;
+}
+
+void GanTrainer::train_step(const at::Tensor& real, const at::Tensor& labels) {
+  namespace F = torch::nn::functional;
+  Generator& G = *nets_.generator;
+  Discriminator& D = *nets_.discriminator;
+  const int64_t b = real.size(0), nz = G.latent_dim();
+  auto opts = real.options();
+  auto ones = at::ones({b, 1}, opts), zeros = at::zeros({b, 1}, opts);
+  auto both_labels = labels.defined() ? at::cat({labels, labels}) : labels;
+  for (int64_t s = 0; s < config_.get_int("k"); ++s) {
+    at::Tensor fake;
+    {
+      torch::NoGradGuard no_grad;  // G frozen: its output is data for D
+      fake = G.forward(at::randn({b, nz}, opts), labels);
+    }
+    opt_d_->zero_grad();
+    // Real and fake in one forward pass: the same per-sample result as two calls, with
+    // GEMMs twice as tall.
+    auto out = D.forward(at::cat({real, fake}), both_labels);
+    auto out_real = out.narrow(0, 0, b), out_fake = out.narrow(0, b, b);
+    auto loss_real = F::binary_cross_entropy(out_real, ones);
+    auto loss_fake = F::binary_cross_entropy(out_fake, zeros);
+    auto loss_d = loss_real + loss_fake;
+    loss_d.backward();
+    opt_d_->step();
+    sum_loss_d_.add_(loss_d.detach());
+    sum_d_real_.add_(out_real.detach().mean());
+    sum_d_fake_.add_(out_fake.detach().mean());
+    ++d_steps_;
+  }
+  // D frozen for G's step: no weight gradients for D are computed (they would be zeroed
+  // before D's next step anyway, so the result is the seed's).
+  set_requires_grad(D, false);
+  opt_g_->zero_grad();
+  auto fake = G.forward(at::randn({b, nz}, opts), labels);
+  auto loss_g = F::binary_cross_entropy(D.forward(fake, labels), ones);
+  loss_g.backward();
+  opt_g_->step();
+  set_requires_grad(D, true);
+  sum_loss_g_.add_(loss_g.detach());
+  ++g_steps_;
+  images_ += b;
+}
+
+std::string GanTrainer::running_status() const {
+  if (g_steps_ == 0) return "";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "loss_g %.4f loss_d %.4f", sum_loss_g_.item<double>() / g_steps_,
+                sum_loss_d_.item<double>() / std::max<int64_t>(d_steps_, 1));
+  return buf;
+}
+
+int GanTrainer::train() {
+  load_data();
+  const int64_t epochs = config_.get_int("epochs");
+  const int64_t bs = config_.get_int("batch_size");
+  const int64_t nb = batches_per_epoch();
+  if (nb == 0) throw Error("the dataset has " + std::to_string(dataset_->size()) + " images, fewer than one batch of " + std::to_string(bs) + " with drop_last");
+  const auto mode = parse_progress_mode(config_.get_string("progress"));
+  fs::create_directories(run_dir_ / "samples");
+  fs::create_directories(run_dir_ / "checkpoints");
+  fs::create_directories(run_dir_ / "weights");
+  if (epoch_ >= epochs) {
+    std::fprintf(stderr, "forgery: the run has already done %lld of %lld epochs; pass --epochs N to train further\n",
+                 (long long)epoch_, (long long)epochs);
+    write_final_artifacts();
+    return 0;
+  }
+  while (epoch_ < epochs) {
+    if (!in_epoch_) begin_epoch();
+    ProgressBar bar("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(epochs), nb, bs, mode);
+    bar.set_status_source([this] { return running_status(); });
+    auto t0 = std::chrono::steady_clock::now();
+    while (batch_ < nb) {
+      const int64_t start = batch_ * bs, len = std::min(bs, dataset_->size() - start);
+      auto idx = permutation_.narrow(0, start, len);
+      train_step(dataset_->images.index_select(0, idx), at::Tensor());
+      ++batch_;
+      ++global_step_;
+      bar.update(batch_, images_);
+      if (after_step) after_step(global_step_);
+      if (stop_requested() && batch_ < nb) {
+        bar.finish();
+        seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        save_last_checkpoint();
+        write_weights();
+        std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
+                     "forgery: continue exactly where it stopped with: forgery resume %s\n",
+                     (long long)epoch_ + 1, (long long)global_step_, (run_dir_ / "checkpoints" / "last.pt").c_str(),
+                     run_dir_.c_str());
+        return 128 + stop_signal();
+      }
+    }
+    bar.finish();
+    double seconds = seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    end_epoch(seconds);
+    if (stop_requested() && epoch_ < epochs) {
+      std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
+                   (long long)epoch_, run_dir_.c_str());
+      return 128 + stop_signal();
+    }
+  }
+  write_final_artifacts();
+  return 0;
+}
+
+void GanTrainer::end_epoch(double seconds) {
+  ++epoch_;
+  in_epoch_ = false;
+  batch_ = 0;
+  const double loss_g = sum_loss_g_.item<double>() / std::max<int64_t>(g_steps_, 1);
+  const double loss_d = sum_loss_d_.item<double>() / std::max<int64_t>(d_steps_, 1);
+  const double d_real = sum_d_real_.item<double>() / std::max<int64_t>(d_steps_, 1);
+  const double d_fake = sum_d_fake_.item<double>() / std::max<int64_t>(d_steps_, 1);
+  const double ips = seconds > 0 ? images_ / seconds : 0;
+  metrics_.append({{"epoch", epoch_}, {"step", global_step_}, {"loss_g", loss_g}, {"loss_d", loss_d},
+                   {"d_real", d_real}, {"d_fake", d_fake}, {"seconds", seconds}, {"images_per_sec", ips}});
+  metrics_.save();
+  std::printf("epoch %lld/%lld  loss_g %.6f  loss_d %.6f  D(x) %.4f  D(G(z)) %.4f  %.1f s  %.0f img/s\n",
+              (long long)epoch_, (long long)config_.get_int("epochs"), loss_g, loss_d, d_real, d_fake, seconds, ips);
+  std::fflush(stdout);
+  write_epoch_artifacts();
+  save_last_checkpoint();
+  const int64_t every = config_.get_int("checkpoint_every");
+  if (every > 0 && epoch_ % every == 0) save_checkpoint(run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
+  write_weights();
+}
+
+void GanTrainer::write_epoch_artifacts() {
+  Generator& G = *nets_.generator;
+  at::Tensor images;
+  {
+    torch::NoGradGuard no_grad;
+    G.eval();
+    images = G.forward(fixed_noise_, fixed_labels_);
+    G.train();
+  }
+  if (png_supported())
+    write_png(run_dir_ / "samples" / epoch_file("epoch_", epoch_, ".png"),
+              make_grid(to_unit_range(images), static_cast<int>(config_.get_int("grid_nrow")),
+                        static_cast<int>(config_.get_int("grid_padding"))));
+  if (plot_supported()) {
+    PlotSpec plot;
+    plot.title = "Generator and discriminator loss";
+    plot.x_label = "epoch";
+    plot.y_label = "mean loss";
+    auto x = metrics_.column("epoch");
+    plot.series = {{"Generator loss", x, metrics_.column("loss_g")},
+                   {"Discriminator loss", x, metrics_.column("loss_d")}};
+    write_line_plot(plot, run_dir_ / "losses.png", run_dir_ / "losses.svg");
+  }
+}
+
+void GanTrainer::write_final_artifacts() {
+  // Ten single images from fresh (seeded) noise, as the seed's last listing shows.
+  Generator& G = *nets_.generator;
+  const int64_t n = config_.get_int("final_samples");
+  if (n > 0 && png_supported()) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 2);
+    auto z = at::randn({n, G.latent_dim()}, gen).to(device_);
+    torch::NoGradGuard no_grad;
+    G.eval();
+    auto images = to_unit_range(G.forward(z, at::Tensor())).cpu();
+    G.train();
+    for (int64_t i = 0; i < n; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "final_%02lld.png", (long long)i);
+      write_png(run_dir_ / "samples" / name, tensor_to_image(images[i]));
+    }
+  }
+  // The animation of every epoch's grid, looping.
+  if (gif_supported() && png_supported()) {
+    std::vector<Image> frames;
+    for (int64_t e = 1; e <= epoch_; ++e) {
+      fs::path p = run_dir_ / "samples" / epoch_file("epoch_", e, ".png");
+      if (fs::exists(p)) frames.push_back(read_png(p));
+    }
+    if (!frames.empty()) write_gif(run_dir_ / "progress.gif", frames, 20);
+  }
+  std::printf("done: %s (config.toml, metrics.jsonl, samples/, losses.png, progress.gif, checkpoints/, weights/)\n",
+              run_dir_.c_str());
+}
+
+void GanTrainer::write_weights() {
+  save_state_dict(run_dir_ / "weights" / "generator.pt", module_state(*nets_.generator));
+  save_state_dict(run_dir_ / "weights" / "discriminator.pt", module_state(*nets_.discriminator));
+}
+
+void GanTrainer::save_last_checkpoint() { save_checkpoint(run_dir_ / "checkpoints" / "last.pt"); }
+
+void GanTrainer::save_checkpoint(const fs::path& path) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  d.insert("format", std::string(kCheckpointFormat));
+  d.insert("version", kCheckpointVersion);
+  d.insert("recipe", std::string("gan"));
+  d.insert("model", config_.get_string("model"));
+  d.insert("config", config_.to_toml());
+  d.insert("epoch", epoch_);
+  d.insert("global_step", global_step_);
+  d.insert("batch_in_epoch", in_epoch_ ? batch_ : int64_t{0});
+  d.insert("generator", to_dict(module_state(*nets_.generator)));
+  d.insert("discriminator", to_dict(module_state(*nets_.discriminator)));
+  d.insert("optimizer_g", to_dict(adam_state(*opt_g_, *nets_.generator)));
+  d.insert("optimizer_d", to_dict(adam_state(*opt_d_, *nets_.discriminator)));
+  d.insert("fixed_noise", fixed_noise_.cpu());
+  NamedTensors rng;
+  for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
+  d.insert("rng", to_dict(rng));
+  if (in_epoch_ && batch_ > 0) {
+    d.insert("permutation", permutation_.cpu());
+    d.insert("sum_loss_g", sum_loss_g_.cpu());
+    d.insert("sum_loss_d", sum_loss_d_.cpu());
+    d.insert("sum_d_real", sum_d_real_.cpu());
+    d.insert("sum_d_fake", sum_d_fake_.cpu());
+    d.insert("d_steps", d_steps_);
+    d.insert("g_steps", g_steps_);
+    d.insert("images", images_);
+    d.insert("seconds", seconds_before_);
+  }
+  save_torch_file(path, d);
+}
+
+}  // namespace forgery
