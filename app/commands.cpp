@@ -13,6 +13,7 @@
 #include "forgery/core/stop.h"
 #include "forgery/data/download.h"
 #include "forgery/io/grid.h"
+#include "forgery/io/torch_file.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/gan_trainer.h"
@@ -52,12 +53,13 @@ int run_train(const TrainArgs& a) {
   }
   fs::path run_dir = a.out.empty() ? default_run_dir(a.preset_or_config) : a.out;
   // Every check that can fail on input comes before the run folder is touched.
-  select_device(config.get_string("device"));
-  for (const auto& f : a.init_from) read_file(f, "--init-from file");
-  prepare_output_dir(run_dir, a.force);
+  for (const auto& f : a.init_from) load_torch_file(f);
+  check_output_dir(run_dir, a.force);
   int threads = configure_threads(static_cast<int>(config.get_int("threads")));
-  print_run_header(config, run_dir, threads);
   GanTrainer trainer(config, run_dir);
+  trainer.load_data();
+  prepare_output_dir(run_dir, a.force);
+  print_run_header(config, run_dir, threads);
   trainer.start_new();
   if (!a.init_from.empty()) {
     std::vector<fs::path> files(a.init_from.begin(), a.init_from.end());

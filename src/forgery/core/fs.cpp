@@ -61,19 +61,31 @@ fs::path cache_dir() {
   return fs::temp_directory_path() / "forgery-cache";
 }
 
-void prepare_output_dir(const fs::path& dir, bool force) {
+void check_output_dir(const fs::path& dir, bool force) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
     if (!fs::is_directory(dir, ec))
       throw UsageError("output folder " + dir.string() + " exists and is not a folder");
-    if (!fs::is_empty(dir, ec)) {
-      if (!force)
-        throw UsageError("output folder " + dir.string() +
-                         " already exists and is not empty; choose another --out, resume it "
-                         "with `forgery resume " + dir.string() + "`, or pass --force to replace it");
-      for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path(), ec);
-    }
+    if (!fs::is_empty(dir, ec) && !force)
+      throw UsageError("output folder " + dir.string() +
+                       " already exists and is not empty; choose another --out, resume it "
+                       "with `forgery resume " + dir.string() + "`, or pass --force to replace it");
+    return;
   }
+  // The nearest existing ancestor must be a writable folder.
+  fs::path parent = fs::absolute(dir, ec).parent_path();
+  while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    throw Error("cannot create output folder " + dir.string() + ": " + parent.string() + " is not a folder");
+  if (!parent.empty() && ::access(parent.c_str(), W_OK) != 0)
+    throw Error("cannot create output folder " + dir.string() + ": " + parent.string() + " is not writable");
+}
+
+void prepare_output_dir(const fs::path& dir, bool force) {
+  check_output_dir(dir, force);
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+    for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path(), ec);
   fs::create_directories(dir, ec);
   if (ec) throw Error("cannot create output folder " + dir.string() + ": " + ec.message());
   // Probe writability now rather than after the first epoch.

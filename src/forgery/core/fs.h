@@ -18,5 +18,7 @@ fs::path cache_dir();
 // Creates a run folder. An existing non-empty folder is refused unless `force` (then its
 // contents are replaced); an unwritable location is an error naming the folder.
 void prepare_output_dir(const fs::path& dir, bool force);
+// The checks of prepare_output_dir without creating or changing anything.
+void check_output_dir(const fs::path& dir, bool force);
 
 }  // namespace forgery

@@ -329,8 +329,12 @@ c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name) 
     std::tie(pkl, size) = zip.getRecord("data.pkl");
     std::string text(static_cast<const char*>(pkl.get()), size);
     return Unpickler(text, zip, name).run();
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     throw Error(name + " is truncated or corrupt: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Error(name + " is truncated or corrupt: " + e.what());
   }
 }
 

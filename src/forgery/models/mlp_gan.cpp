@@ -14,12 +14,22 @@ namespace {
 
 class MlpGenerator : public Generator {
  public:
-  MlpGenerator(int64_t nz, int64_t channels, int64_t size, double slope) : nz_(nz), c_(channels), s_(size) {
+  MlpGenerator(int64_t nz, int64_t channels, int64_t size, int64_t w, double slope) : nz_(nz), c_(channels), s_(size) {
     const int64_t out = channels * size * size;
     using namespace torch::nn;
     auto act = [&]() { return LeakyReLU(LeakyReLUOptions().negative_slope(slope)); };
-    main_ = register_module("main", Sequential(Linear(nz, 256), act(), Linear(256, 512), act(),
-                                               Linear(512, 1024), act(), Linear(1024, out), Tanh()));
+    // Layers are created one by one, in order: constructor arguments are evaluated in an
+    // unspecified order, and the order of initialisation decides the seeded weights.
+    Sequential main;
+    main->push_back(Linear(nz, w));
+    main->push_back(act());
+    main->push_back(Linear(w, 2 * w));
+    main->push_back(act());
+    main->push_back(Linear(2 * w, 4 * w));
+    main->push_back(act());
+    main->push_back(Linear(4 * w, out));
+    main->push_back(Tanh());
+    main_ = register_module("main", main);
   }
   at::Tensor forward(const at::Tensor& z, const at::Tensor&) override {
     return main_->forward(z).view({-1, c_, s_, s_});
@@ -33,14 +43,20 @@ class MlpGenerator : public Generator {
 
 class MlpDiscriminator : public Discriminator {
  public:
-  MlpDiscriminator(int64_t channels, int64_t size, double slope, double dropout) {
+  MlpDiscriminator(int64_t channels, int64_t size, int64_t w, double slope, double dropout) {
     in_ = channels * size * size;
     using namespace torch::nn;
     auto act = [&]() { return LeakyReLU(LeakyReLUOptions().negative_slope(slope)); };
-    main_ = register_module("main", Sequential(Linear(in_, 1024), act(), FastDropout(dropout),
-                                               Linear(1024, 512), act(), FastDropout(dropout),
-                                               Linear(512, 256), act(), FastDropout(dropout),
-                                               Linear(256, 1), Sigmoid()));
+    Sequential main;  // in order, as in the generator
+    const int64_t widths[] = {in_, 4 * w, 2 * w, w};
+    for (int i = 0; i < 3; ++i) {
+      main->push_back(Linear(widths[i], widths[i + 1]));
+      main->push_back(act());
+      main->push_back(FastDropout(dropout));
+    }
+    main->push_back(Linear(w, 1));
+    main->push_back(Sigmoid());
+    main_ = register_module("main", main);
   }
   at::Tensor forward(const at::Tensor& x, const at::Tensor&) override {
     return main_->forward(x.reshape({-1, in_}));
@@ -60,15 +76,19 @@ ModelRegistrar mlp_gan({
         {"nz", OptionType::Int, int64_t{128}, "latent size (noise dimension)"},
         {"image_size", OptionType::Int, int64_t{28}, "image height and width"},
         {"channels", OptionType::Int, int64_t{1}, "image channels (1 grey, 3 colour)"},
+        {"width", OptionType::Int, int64_t{256},
+         "base width: G has layers of width, 2x, 4x; D of 4x, 2x, width (256: the seed's)"},
         {"leaky_slope", OptionType::Float, 0.2, "LeakyReLU negative slope in both networks"},
         {"dropout", OptionType::Float, 0.3, "discriminator dropout probability"},
     },
     [](const Config& c) {
       GanNetworks nets;
       nets.generator = std::make_shared<MlpGenerator>(c.get_int("nz"), c.get_int("channels"),
-                                                      c.get_int("image_size"), c.get_float("leaky_slope"));
-      nets.discriminator = std::make_shared<MlpDiscriminator>(
-          c.get_int("channels"), c.get_int("image_size"), c.get_float("leaky_slope"), c.get_float("dropout"));
+                                                      c.get_int("image_size"), c.get_int("width"),
+                                                      c.get_float("leaky_slope"));
+      nets.discriminator = std::make_shared<MlpDiscriminator>(c.get_int("channels"), c.get_int("image_size"),
+                                                              c.get_int("width"), c.get_float("leaky_slope"),
+                                                              c.get_float("dropout"));
       return nets;
     },
 });

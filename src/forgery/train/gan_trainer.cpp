@@ -1,7 +1,6 @@
 #include "forgery/train/gan_trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/nn/functional/loss.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include "forgery/io/plot.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
+#include "forgery/train/gan_step.h"
 #include "forgery/train/state.h"
 
 namespace forgery {
@@ -26,9 +26,6 @@ char epoch_name[32];
 const char* epoch_file(const char* prefix, int64_t epoch, const char* ext) {
   std::snprintf(epoch_name, sizeof epoch_name, "%s%04lld%s", prefix, static_cast<long long>(epoch), ext);
   return epoch_name;
-}
-void set_requires_grad(torch::nn::Module& m, bool on) {
-  for (auto& p : m.parameters()) p.set_requires_grad(on);
 }
 }  // namespace
 
@@ -156,44 +153,17 @@ void GanTrainer::begin_epoch() {
 }
 
 void GanTrainer::train_step(const at::Tensor& real, const at::Tensor& labels) {
-  namespace F = torch::nn::functional;
-  Generator& G = *nets_.generator;
-  Discriminator& D = *nets_.discriminator;
-  const int64_t b = real.size(0), nz = G.latent_dim();
+  const int64_t b = real.size(0), nz = nets_.generator->latent_dim(), k = config_.get_int("k");
   auto opts = real.options();
-  auto ones = at::ones({b, 1}, opts), zeros = at::zeros({b, 1}, opts);
-  auto both_labels = labels.defined() ? at::cat({labels, labels}) : labels;
-  for (int64_t s = 0; s < config_.get_int("k"); ++s) {
-    at::Tensor fake;
-    {
-      torch::NoGradGuard no_grad;  // G frozen: its output is data for D
-      fake = G.forward(at::randn({b, nz}, opts), labels);
-    }
-    opt_d_->zero_grad();
-    // Real and fake in one forward pass: the same per-sample result as two calls, with
-    // GEMMs twice as tall.
-    auto out = D.forward(at::cat({real, fake}), both_labels);
-    auto out_real = out.narrow(0, 0, b), out_fake = out.narrow(0, b, b);
-    auto loss_real = F::binary_cross_entropy(out_real, ones);
-    auto loss_fake = F::binary_cross_entropy(out_fake, zeros);
-    auto loss_d = loss_real + loss_fake;
-    loss_d.backward();
-    opt_d_->step();
-    sum_loss_d_.add_(loss_d.detach());
-    sum_d_real_.add_(out_real.detach().mean());
-    sum_d_fake_.add_(out_fake.detach().mean());
-    ++d_steps_;
-  }
-  // D frozen for G's step: no weight gradients for D are computed (they would be zeroed
-  // before D's next step anyway, so the result is the seed's).
-  set_requires_grad(D, false);
-  opt_g_->zero_grad();
-  auto fake = G.forward(at::randn({b, nz}, opts), labels);
-  auto loss_g = F::binary_cross_entropy(D.forward(fake, labels), ones);
-  loss_g.backward();
-  opt_g_->step();
-  set_requires_grad(D, true);
-  sum_loss_g_.add_(loss_g.detach());
+  std::vector<at::Tensor> z_d;
+  for (int64_t s = 0; s < k; ++s) z_d.push_back(at::randn({b, nz}, opts));
+  auto z_g = at::randn({b, nz}, opts);
+  auto st = gan_step(*nets_.generator, *nets_.discriminator, *opt_g_, *opt_d_, real, labels, z_d, z_g);
+  sum_loss_d_.add_(st.loss_d);
+  sum_d_real_.add_(st.d_real);
+  sum_d_fake_.add_(st.d_fake);
+  sum_loss_g_.add_(st.loss_g);
+  d_steps_ += k;
   ++g_steps_;
   images_ += b;
 }

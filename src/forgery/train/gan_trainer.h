@@ -31,6 +31,8 @@ class GanTrainer {
   void restore(const Checkpoint& checkpoint);
   // Weights saved by the PyTorch program (state_dicts), matched to G or D by their keys.
   void init_from(const std::vector<std::filesystem::path>& files);
+  // Loads (and checks) the configured dataset now; train() does it when not done before.
+  void load_data();
   // Uses this dataset instead of loading the configured one (tests, benchmarks).
   void set_dataset(TensorDataset dataset) { dataset_ = std::move(dataset); }
 
@@ -51,7 +53,6 @@ class GanTrainer {
 
  private:
   void build();
-  void load_data();
   void train_step(const at::Tensor& real, const at::Tensor& labels);
   void begin_epoch();
   void end_epoch(double seconds);

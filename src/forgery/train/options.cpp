@@ -92,7 +92,7 @@ void validate_config(const Config& c) {
     if (c.has(key) && c.get_int(key) <= 0)
       throw UsageError(std::string("option ") + key + " must be positive, got " + std::to_string(c.get_int(key)));
   };
-  for (const char* key : {"epochs", "batch_size", "k", "nz", "image_size", "channels", "sample_size", "grid_nrow"})
+  for (const char* key : {"epochs", "batch_size", "k", "nz", "image_size", "channels", "width", "sample_size", "grid_nrow"})
     positive(key);
   if (c.get_int("checkpoint_every") < 0) throw UsageError("option checkpoint_every must be 0 or positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");

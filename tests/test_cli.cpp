@@ -1,0 +1,155 @@
+// The forgery command as a user runs it: exit codes, messages, files.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "forgery/core/fs.h"
+#include "forgery/io/image.h"
+#include "forgery/train/checkpoint.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::run_forgery;
+using test::TempDir;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { test::write_fake_mnist(tmp_ / "data", 600, 20); }
+  std::string data() const { return "--data '" + (tmp_ / "data").string() + "'"; }
+  TempDir tmp_;
+};
+
+TEST_F(Cli, EveryCommandHasHelp) {
+  for (const char* cmd : {"--help", "train --help", "resume --help", "sample --help", "data download --help", "list"}) {
+    auto r = run_forgery(cmd, tmp_.path());
+    EXPECT_EQ(r.exit_code, 0) << cmd << r.err;
+    EXPECT_FALSE(r.out.empty()) << cmd;
+  }
+  auto r = run_forgery("", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_forgery("train --bogus gan-mnist", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(Cli, UsageErrorsExitTwoAndNameTheProblem) {
+  auto r = run_forgery("train gan-mnst " + data(), tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown preset 'gan-mnst'"), std::string::npos) << r.err;
+  r = run_forgery("train gan-mnist --set batchsize=3 " + data(), tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'batchsize'"), std::string::npos) << r.err;
+  r = run_forgery("train gan-mnist --set epochs=many " + data(), tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("integer"), std::string::npos) << r.err;
+  r = run_forgery("train gan-mnist --device cuda:3 " + data(), tmp_.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("cuda:3"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(tmp_.path()) || !fs::exists(tmp_ / "runs"));
+}
+
+TEST_F(Cli, MissingDataFailsBeforeWritingAnything) {
+  auto r = run_forgery("train gan-mnist --data '" + (tmp_ / "absent").string() + "' --out '" + (tmp_ / "run").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("absent"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "run"));
+}
+
+TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
+  fs::create_directories(tmp_ / "taken");
+  std::ofstream(tmp_ / "taken" / "keep.txt") << "precious";
+  auto r = run_forgery("train gan-mnist --epochs 1 " + data() + " --out '" + (tmp_ / "taken").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(tmp_ / "taken" / "keep.txt"));
+  std::ofstream(tmp_ / "afile") << "x";
+  r = run_forgery("train gan-mnist --epochs 1 " + data() + " --out '" + (tmp_ / "afile" / "run").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a folder"), std::string::npos) << r.err;
+  r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --force --out '" + (tmp_ / "taken").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "taken" / "keep.txt"));
+}
+
+TEST_F(Cli, TrainSampleResume) {
+  std::string run = (tmp_ / "run").string();
+  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("epoch 1/1"), std::string::npos) << r.out;
+  r = run_forgery("sample '" + run + "' --n 16 --seed 3 --out grid.png --single singles", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Image grid = read_png(tmp_ / "grid.png");
+  EXPECT_EQ(grid.width, 242);
+  EXPECT_EQ(grid.height, 62);
+  int singles = 0;
+  for (auto& e : fs::directory_iterator(tmp_ / "singles")) singles += e.path().extension() == ".png";
+  EXPECT_EQ(singles, 16);
+  // the same seed gives the same images
+  r = run_forgery("sample '" + run + "/checkpoints/last.pt' --n 16 --seed 3 --out grid2.png", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "grid2.png").pixels, grid.pixels);
+  r = run_forgery("resume '" + run + "' --epochs 2", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
+  EXPECT_EQ(Checkpoint::read(tmp_ / "run/checkpoints/last.pt").get_int("epoch"), 2);
+  r = run_forgery("resume '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("already done 2 of 2"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, CorruptCheckpointIsNamedOnResumeAndSample) {
+  fs::create_directories(tmp_ / "run/checkpoints");
+  std::ofstream(tmp_ / "run/checkpoints/last.pt") << "PK\x03\x04garbage";
+  auto r = run_forgery("resume '" + (tmp_ / "run").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("last.pt"), std::string::npos) << r.err;
+  r = run_forgery("sample '" + (tmp_ / "run").string() + "' --out x.png", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("last.pt"), std::string::npos) << r.err;
+  r = run_forgery("resume '" + (tmp_ / "nothing").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+TEST_F(Cli, SigintStopsSavesAndResumes) {
+  fs::path run = tmp_ / "run", out = tmp_ / "out.txt", err = tmp_ / "err.txt";
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen(out.c_str(), "w", stdout);
+    freopen(err.c_str(), "w", stderr);
+    std::string d = (tmp_ / "data").string(), o = run.string();
+    execl(FORGERY_BINARY, FORGERY_BINARY, "train", "gan-mnist", "--epochs", "200", "--data", d.c_str(), "--out",
+          o.c_str(), "--set", "progress=off", (char*)nullptr);
+    _exit(127);
+  }
+  // Wait for the first epoch to finish, then interrupt.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(out);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("epoch 1/200") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::ifstream ein(err);
+  std::string errors((std::istreambuf_iterator<char>(ein)), std::istreambuf_iterator<char>());
+  EXPECT_NE(errors.find("forgery resume"), std::string::npos) << errors;
+  Checkpoint ck = Checkpoint::read(run / "checkpoints/last.pt");
+  int64_t done = ck.get_int("epoch");
+  EXPECT_GE(done, 1);
+  EXPECT_LT(done, 200);
+  auto r = run_forgery("resume '" + run.string() + "' --epochs " + std::to_string(done + 1), tmp_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Checkpoint::read(run / "checkpoints/last.pt").get_int("epoch"), done + 1);
+}
+
+}  // namespace
+}  // namespace forgery

@@ -1,0 +1,128 @@
+#include <fstream>
+
+#include "forgery/core/config.h"
+#include "forgery/core/error.h"
+#include "forgery/core/presets.h"
+#include "forgery/train/options.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::TempDir;
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Config, GanMnistPresetIsTheSeedsProgram) {
+  Config c = build_config("gan-mnist", {});
+  EXPECT_EQ(c.get_string("model"), "mlp-gan");
+  EXPECT_EQ(c.get_string("dataset"), "mnist");
+  EXPECT_EQ(c.get_int("epochs"), 200);
+  EXPECT_EQ(c.get_int("batch_size"), 512);
+  EXPECT_FALSE(c.get_bool("drop_last"));
+  EXPECT_EQ(c.get_int("nz"), 128);
+  EXPECT_EQ(c.get_int("k"), 1);
+  EXPECT_EQ(c.get_int("width"), 256);
+  EXPECT_DOUBLE_EQ(c.get_float("lr_g"), 0.0002);
+  EXPECT_DOUBLE_EQ(c.get_float("lr_d"), 0.0002);
+  EXPECT_DOUBLE_EQ(c.get_float("beta1"), 0.9);
+  EXPECT_DOUBLE_EQ(c.get_float("beta2"), 0.999);
+  EXPECT_DOUBLE_EQ(c.get_float("dropout"), 0.3);
+  EXPECT_DOUBLE_EQ(c.get_float("leaky_slope"), 0.2);
+  EXPECT_EQ(c.get_string("loss"), "bce");
+  EXPECT_EQ(c.get_int("sample_size"), 64);
+  EXPECT_EQ(c.get_int("grid_nrow"), 8);
+  EXPECT_EQ(c.get_int("grid_padding"), 2);
+  EXPECT_EQ(c.get_int("final_samples"), 10);
+}
+
+TEST(Config, SetOverridesParseByDeclaredType) {
+  Config c = build_config("gan-mnist", {"nz=64", "lr_g=1e-3", "drop_last=true", "seed=42", "device=cpu"});
+  EXPECT_EQ(c.get_int("nz"), 64);
+  EXPECT_DOUBLE_EQ(c.get_float("lr_g"), 1e-3);
+  EXPECT_TRUE(c.get_bool("drop_last"));
+  EXPECT_EQ(c.get_int("seed"), 42);
+  EXPECT_EQ(c.get_string("device"), "cpu");
+}
+
+TEST(Config, UnknownSetKeyIsNamedWithSuggestion) {
+  std::string msg = error_of([] { build_config("gan-mnist", {"bach_size=3"}); });
+  EXPECT_NE(msg.find("unknown option 'bach_size'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("batch_size"), std::string::npos) << msg;
+  EXPECT_THROW(build_config("gan-mnist", {"bach_size=3"}), UsageError);
+}
+
+TEST(Config, BadValueTypesAreNamed) {
+  std::string msg = error_of([] { build_config("gan-mnist", {"epochs=ten"}); });
+  EXPECT_NE(msg.find("epochs=ten"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("integer"), std::string::npos) << msg;
+  msg = error_of([] { build_config("gan-mnist", {"lr_g=fast"}); });
+  EXPECT_NE(msg.find("lr_g"), std::string::npos) << msg;
+  msg = error_of([] { build_config("gan-mnist", {"drop_last=maybe"}); });
+  EXPECT_NE(msg.find("boolean"), std::string::npos) << msg;
+  msg = error_of([] { build_config("gan-mnist", {"epochs=3.5"}); });
+  EXPECT_NE(msg.find("integer"), std::string::npos) << msg;
+  msg = error_of([] { build_config("gan-mnist", {"noequals"}); });
+  EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
+}
+
+TEST(Config, ValuesOutOfRangeAreRejected) {
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"batch_size=0"}); }).find("batch_size"), std::string::npos);
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"beta1=1.5"}); }).find("beta1"), std::string::npos);
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"dataset=cifar"}); }).find("dataset"), std::string::npos);
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"model=nope"}); }).find("unknown model 'nope'"), std::string::npos);
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"progress=loud"}); }).find("progress"), std::string::npos);
+}
+
+TEST(Config, UnknownPresetIsNamed) {
+  std::string msg = error_of([] { build_config("gan-mnsit", {}); });
+  EXPECT_NE(msg.find("unknown preset 'gan-mnsit'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("gan-mnist"), std::string::npos) << msg;
+}
+
+TEST(Config, WrittenConfigRerunsIdentically) {
+  TempDir tmp;
+  Config a = build_config("gan-mnist", {"epochs=7", "lr_d=0.00031", "data_dir=/x/y \"q\"", "drop_last=true"});
+  std::ofstream(tmp / "config.toml") << a.to_toml();
+  Config b = build_config((tmp / "config.toml").string(), {});
+  ASSERT_EQ(a.specs().size(), b.specs().size());
+  EXPECT_EQ(a.to_toml(), b.to_toml());
+  EXPECT_EQ(b.get_int("epochs"), 7);
+  EXPECT_DOUBLE_EQ(b.get_float("lr_d"), 0.00031);
+  EXPECT_EQ(b.get_string("data_dir"), "/x/y \"q\"");
+}
+
+TEST(Config, FileErrorsNameTheFileAndKey) {
+  TempDir tmp;
+  std::ofstream(tmp / "wrong_type.toml") << "model = \"mlp-gan\"\nepochs = \"ten\"\n";
+  std::string msg = error_of([&] { build_config((tmp / "wrong_type.toml").string(), {}); });
+  EXPECT_NE(msg.find("wrong_type.toml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'epochs'"), std::string::npos) << msg;
+  std::ofstream(tmp / "syntax.toml") << "model = \"mlp-gan\"\nepochs = = 3\n";
+  msg = error_of([&] { build_config((tmp / "syntax.toml").string(), {}); });
+  EXPECT_NE(msg.find("syntax.toml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("line 2"), std::string::npos) << msg;
+  std::ofstream(tmp / "unknown.toml") << "epoch = 3\n";
+  msg = error_of([&] { build_config((tmp / "unknown.toml").string(), {}); });
+  EXPECT_NE(msg.find("unknown option 'epoch'"), std::string::npos) << msg;
+  msg = error_of([&] { build_config((tmp / "absent.toml").string(), {}); });
+  EXPECT_NE(msg.find("absent.toml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+}
+
+TEST(Config, FloatsPrintSoTheyReadBack) {
+  for (double v : {0.0002, 0.1, 1.0, 3e-7, 123456.789, 0.9})
+    EXPECT_EQ(std::strtod(format_option_value(v).c_str(), nullptr), v);
+  EXPECT_EQ(format_option_value(1.0), "1.0");
+}
+
+}  // namespace
+}  // namespace forgery

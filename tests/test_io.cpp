@@ -1,0 +1,215 @@
+#include <torch/torch.h>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/io/grid.h"
+#include "forgery/io/image.h"
+#include "forgery/io/metrics.h"
+#include "forgery/io/plot.h"
+#include "forgery/io/torch_file.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::TempDir;
+
+at::Tensor entry(const c10::IValue& dict, const std::string& key) {
+  for (const auto& e : dict.toGenericDict())
+    if (e.key().toStringRef() == key) return e.value().toTensor();
+  ADD_FAILURE() << "no key " << key;
+  return {};
+}
+
+TEST(Png, RoundTripsGreyAndColour) {
+  TempDir tmp;
+  for (int channels : {1, 3}) {
+    Image im{5, 3, channels, {}};
+    for (int i = 0; i < 5 * 3 * channels; ++i) im.pixels.push_back(static_cast<uint8_t>(i * 17));
+    write_png(tmp / "a.png", im);
+    Image back = read_png(tmp / "a.png");
+    EXPECT_EQ(back.width, 5);
+    EXPECT_EQ(back.height, 3);
+    EXPECT_EQ(back.channels, channels);
+    EXPECT_EQ(back.pixels, im.pixels);
+  }
+}
+
+TEST(Png, CorruptFileIsNamed) {
+  TempDir tmp;
+  test::write_bytes(tmp / "bad.png", {0x89, 'P', 'N', 'G', 1, 2, 3});
+  try {
+    read_png(tmp / "bad.png");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.png"), std::string::npos);
+  }
+}
+
+TEST(Grid, MatchesTorchvisionMakeGridAndSaveImage) {
+  auto fx = load_torch_file(test::fixture("golden_misc.pt"));
+  auto images = entry(fx, "grid_input");
+  auto expected = entry(fx, "grid_expected");  // [H, W] uint8 from torchvision
+  Image grid = make_grid(images, 4, 2);
+  ASSERT_EQ(grid.height, expected.size(0));
+  ASSERT_EQ(grid.width, expected.size(1));
+  ASSERT_EQ(grid.channels, 1);
+  auto got = torch::from_blob(grid.pixels.data(), {grid.height, grid.width}, torch::kUInt8);
+  EXPECT_TRUE(torch::equal(got, expected));
+}
+
+TEST(Grid, MapsTanhRangeToUnitRange) {
+  auto x = torch::tensor({-1.f, 0.f, 1.f, 3.f});
+  auto y = to_unit_range(x);
+  EXPECT_TRUE(torch::allclose(y, torch::tensor({0.f, 0.5f, 1.f, 1.f})));
+}
+
+TEST(Gif, WritesLoopingAnimation) {
+  if (!gif_supported()) GTEST_SKIP() << "built without giflib";
+  TempDir tmp;
+  std::vector<Image> frames;
+  for (int f = 0; f < 3; ++f) {
+    Image im{10, 6, f == 2 ? 3 : 1, {}};
+    im.pixels.assign(10 * 6 * im.channels, static_cast<uint8_t>(f * 80));
+    frames.push_back(im);
+  }
+  write_gif(tmp / "a.gif", frames);
+  GifInfo info = read_gif_info(tmp / "a.gif");
+  EXPECT_EQ(info.width, 10);
+  EXPECT_EQ(info.height, 6);
+  EXPECT_EQ(info.frames, 3);
+  EXPECT_TRUE(info.loops);
+}
+
+TEST(Plot, WritesPngAndSvgWithLegend) {
+  if (!plot_supported()) GTEST_SKIP() << "built without cairo";
+  TempDir tmp;
+  PlotSpec spec;
+  spec.title = "loss";
+  spec.x_label = "epoch";
+  spec.y_label = "mean loss";
+  spec.series = {{"Generator loss", {1, 2, 3}, {2.0, 1.5, 1.2}}, {"Discriminator loss", {1, 2, 3}, {0.5, 0.9, 1.1}}};
+  write_line_plot(spec, tmp / "p.png", tmp / "p.svg");
+  Image im = read_png(tmp / "p.png");
+  EXPECT_EQ(im.width, 800);
+  EXPECT_EQ(im.height, 500);
+  std::string svg = read_file(tmp / "p.svg");
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  // Non-white pixels exist (curves and text were drawn).
+  size_t dark = 0;
+  for (uint8_t v : im.pixels) dark += v < 128;
+  EXPECT_GT(dark, 500u);
+}
+
+TEST(Plot, TicksAreRound) {
+  auto t = nice_ticks(0.13, 1.97, 5);
+  ASSERT_GE(t.size(), 3u);
+  EXPECT_NEAR(t[1] - t[0], 0.5, 1e-12);
+}
+
+TEST(Metrics, WritesJsonLinesAndCsvAndTruncatesOnResume) {
+  TempDir tmp;
+  MetricsLog log(tmp.path());
+  for (int64_t e = 1; e <= 3; ++e) log.append({{"epoch", e}, {"loss_g", 1.5 / e}, {"note", std::string("a,\"b\"")}});
+  log.save();
+  MetricsLog back(tmp.path());
+  back.load();
+  ASSERT_EQ(back.rows().size(), 3u);
+  EXPECT_DOUBLE_EQ(back.column("loss_g")[2], 0.5);
+  back.truncate_after(1);
+  back.save();
+  std::string csv = read_file(tmp / "metrics.csv");
+  EXPECT_EQ(csv, "epoch,loss_g,note\n1,1.5,\"a,\"\"b\"\"\"\n");
+  test::write_bytes(tmp / "metrics.jsonl", {'{', 'x'});
+  EXPECT_THROW(back.load(), Error);
+}
+
+TEST(AtomicWrite, ReplacesWholeFileAndLeavesNoTemporaries) {
+  TempDir tmp;
+  atomic_write_file(tmp / "f", "first");
+  atomic_write_file(tmp / "f", "second");
+  EXPECT_EQ(read_file(tmp / "f"), "second");
+  int files = 0;
+  for (auto& e : fs::directory_iterator(tmp.path())) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
+  EXPECT_THROW(atomic_write_file(tmp / "no" / "dir" / "f", "x"), Error);
+}
+
+TEST(TorchFile, ReadsPythonNestedDictsListsAndViews) {
+  auto v = load_torch_file(test::fixture("py_nested.pt"));
+  ASSERT_TRUE(v.isGenericDict());
+  auto d = v.toGenericDict();
+  EXPECT_EQ(d.at("name").toStringRef(), "forgery");
+  EXPECT_EQ(d.at("epoch").toInt(), 3);
+  EXPECT_DOUBLE_EQ(d.at("lr").toDouble(), 0.0002);
+  EXPECT_EQ(d.at("flags").toList().size(), 3u);
+  auto w = d.at("weights").toGenericDict();
+  EXPECT_TRUE(torch::equal(w.at("a").toTensor(), torch::arange(6, torch::kFloat).view({2, 3})));
+  EXPECT_TRUE(torch::equal(w.at("b").toTensor(), torch::tensor({1, -2}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(d.at("shared_view").toTensor(), torch::tensor({2.f, 4.f, 6.f})));
+}
+
+TEST(TorchFile, ReadsPythonStateDictOrderedDict) {
+  auto sd = load_state_dict(test::fixture("py_generator_state_dict.pt"));
+  ASSERT_EQ(sd.size(), 8u);
+  EXPECT_EQ(sd[0].first, "main.0.weight");
+  EXPECT_EQ(sd[0].second.sizes(), (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(sd[7].first, "main.6.bias");
+}
+
+TEST(TorchFile, WritesWhatItReads) {
+  TempDir tmp;
+  NamedTensors t = {{"a.weight", torch::randn({3, 4})}, {"a.bias", torch::arange(3, torch::kLong)}};
+  save_state_dict(tmp / "sd.pt", t);
+  auto back = load_state_dict(tmp / "sd.pt");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].first, "a.weight");
+  EXPECT_TRUE(torch::equal(back[0].second, t[0].second));
+  EXPECT_TRUE(torch::equal(back[1].second, t[1].second));
+}
+
+TEST(TorchFile, BadFilesGetClearErrors) {
+  TempDir tmp;
+  auto message = [](const fs::path& p) {
+    try {
+      load_torch_file(p);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  std::string msg = message(test::fixture("py_legacy_format.pt"));
+  EXPECT_NE(msg.find("legacy"), std::string::npos) << msg;
+  test::write_bytes(tmp / "text.pt", {'h', 'e', 'l', 'l', 'o'});
+  msg = message(tmp / "text.pt");
+  EXPECT_NE(msg.find("text.pt"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not a PyTorch file"), std::string::npos) << msg;
+  auto bytes = test::read_bytes(test::fixture("py_generator_state_dict.pt"));
+  for (size_t cut : {bytes.size() / 2, bytes.size() - 30, size_t{100}}) {
+    test::write_bytes(tmp / "cut.pt", std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(cut)));
+    msg = message(tmp / "cut.pt");
+    EXPECT_NE(msg.find("cut.pt"), std::string::npos) << cut << ": " << msg;
+  }
+  msg = message(tmp / "absent.pt");
+  EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+}
+
+TEST(TorchFile, CorruptedBytesNeverCrash) {
+  TempDir tmp;
+  auto bytes = test::read_bytes(test::fixture("py_nested.pt"));
+  std::mt19937 rng(3);
+  int errors = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    auto b = bytes;
+    for (int k = 0; k < 4; ++k) b[rng() % b.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    try {
+      load_torch_bytes(std::string(b.begin(), b.end()), "fuzz.pt");
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+}  // namespace
+}  // namespace forgery

@@ -1,0 +1,270 @@
+// End to end: the gan-mnist preset on small generated MNIST-format data.
+#include <torch/torch.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/core/stop.h"
+#include "forgery/io/image.h"
+#include "forgery/io/plot.h"
+#include "forgery/io/torch_file.h"
+#include "forgery/train/checkpoint.h"
+#include "forgery/train/gan_trainer.h"
+#include "forgery/train/options.h"
+#include "forgery/train/state.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::TempDir;
+
+class Train : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    at::set_num_threads(2);
+    clear_stop_request();
+    test::write_fake_mnist(tmp_ / "data", n_images_, 20);
+  }
+  void TearDown() override { clear_stop_request(); }
+  // gan-mnist as the seed has it, but on `n_images_` generated images.
+  Config config(int64_t epochs, std::vector<std::string> extra = {}) {
+    std::vector<std::string> sets = {"data_dir=" + (tmp_ / "data").string(), "epochs=" + std::to_string(epochs),
+                                     "progress=off", "threads=2", "device=cpu"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return build_config("gan-mnist", sets);
+  }
+  fs::path run(const std::string& name, const Config& c) {
+    fs::path dir = tmp_ / name;
+    prepare_output_dir(dir, false);
+    GanTrainer t(c, dir);
+    t.start_new();
+    EXPECT_EQ(t.train(), 0);
+    return dir;
+  }
+  static NamedTensors weights(const fs::path& run, const std::string& net) {
+    return load_state_dict(run / "weights" / (net + ".pt"));
+  }
+  static void expect_same(const NamedTensors& a, const NamedTensors& b, bool same = true) {
+    ASSERT_EQ(a.size(), b.size());
+    bool all = true;
+    for (size_t i = 0; i < a.size(); ++i) all = all && a[i].first == b[i].first && torch::equal(a[i].second, b[i].second);
+    EXPECT_EQ(all, same);
+  }
+  TempDir tmp_;
+  int64_t n_images_ = 600;  // two batches of 512 per epoch, the second partial (88)
+};
+
+TEST_F(Train, WritesEveryArtifactOfARun) {
+  fs::path dir = run("run", config(2));
+  // config.toml reruns the same configuration
+  Config back = build_config((dir / "config.toml").string(), {});
+  EXPECT_EQ(back.to_toml(), config(2).to_toml());
+  // metrics: one row per epoch with every field
+  std::ifstream jl(dir / "metrics.jsonl");
+  std::string line;
+  int rows = 0;
+  while (std::getline(jl, line)) {
+    auto j = nlohmann::json::parse(line);
+    ++rows;
+    EXPECT_EQ(j["epoch"].get<int>(), rows);
+    EXPECT_EQ(j["step"].get<int>(), 2 * rows);  // 600 images, batch 512, last batch kept
+    for (const char* k : {"loss_g", "loss_d", "d_real", "d_fake", "seconds", "images_per_sec"}) {
+      ASSERT_TRUE(j.contains(k)) << k;
+      EXPECT_TRUE(std::isfinite(j[k].get<double>())) << k;
+    }
+    EXPECT_GT(j["loss_d"].get<double>(), 0);
+    EXPECT_GT(j["d_real"].get<double>(), 0);
+    EXPECT_LT(j["d_real"].get<double>(), 1);
+  }
+  EXPECT_EQ(rows, 2);
+  std::string csv = read_file(dir / "metrics.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "epoch,step,loss_g,loss_d,d_real,d_fake,seconds,images_per_sec");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  // grids: 64 images, 8 per row, 2-pixel padding: 8 * 30 + 2 = 242 square, grey
+  for (const char* f : {"samples/epoch_0001.png", "samples/epoch_0002.png"}) {
+    Image g = read_png(dir / f);
+    EXPECT_EQ(g.width, 242) << f;
+    EXPECT_EQ(g.height, 242) << f;
+    EXPECT_EQ(g.channels, 1) << f;
+    // the padding is black and the images are not: tanh output was mapped to [0, 1]
+    EXPECT_EQ(g.pixels[0], 0);
+    double mean = 0;
+    for (int y = 2; y < 30; ++y)
+      for (int x = 2; x < 30; ++x) mean += g.pixels[y * 242 + x];
+    EXPECT_GT(mean / 784, 20.0) << "image looks clipped to black";
+  }
+  for (int i = 0; i < 10; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "samples/final_%02d.png", i);
+    Image im = read_png(dir / name);
+    EXPECT_EQ(im.width, 28);
+    EXPECT_EQ(im.height, 28);
+  }
+  EXPECT_FALSE(fs::exists(dir / "samples/final_10.png"));
+  if (plot_supported()) {
+    Image plot = read_png(dir / "losses.png");
+    EXPECT_EQ(plot.width, 800);
+    EXPECT_NE(read_file(dir / "losses.svg").find("<svg"), std::string::npos);
+  }
+  if (gif_supported()) {
+    GifInfo gif = read_gif_info(dir / "progress.gif");
+    EXPECT_EQ(gif.frames, 2);
+    EXPECT_EQ(gif.width, 242);
+    EXPECT_TRUE(gif.loops);
+  }
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints" / "last.pt");
+  EXPECT_EQ(ck.get_int("epoch"), 2);
+  EXPECT_EQ(ck.get_int("batch_in_epoch"), 0);
+  auto g = weights(dir, "generator");
+  std::vector<std::string> names;
+  for (auto& [n, t] : g) names.push_back(n);
+  EXPECT_EQ(names, (std::vector<std::string>{"main.0.weight", "main.0.bias", "main.2.weight", "main.2.bias",
+                                             "main.4.weight", "main.4.bias", "main.6.weight", "main.6.bias"}));
+  EXPECT_EQ(g[0].second.sizes(), (std::vector<int64_t>{256, 128}));
+  auto d = weights(dir, "discriminator");
+  EXPECT_EQ(d[0].first, "main.0.weight");
+  EXPECT_EQ(d[0].second.sizes(), (std::vector<int64_t>{1024, 784}));
+  EXPECT_EQ(d.back().first, "main.9.bias");
+  // no temporary files left behind
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+TEST_F(Train, SameSeedSameRunOtherSeedOtherRun) {
+  fs::path a = run("a", config(1)), b = run("b", config(1)), c = run("c", config(1, {"seed=1"}));
+  expect_same(weights(a, "generator"), weights(b, "generator"));
+  expect_same(weights(a, "discriminator"), weights(b, "discriminator"));
+  MetricsLog ma(a), mb(b);
+  ma.load();
+  mb.load();
+  EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
+  EXPECT_EQ(ma.column("loss_d"), mb.column("loss_d"));
+  expect_same(weights(a, "generator"), weights(c, "generator"), false);
+}
+
+TEST_F(Train, DropLastDropsThePartialBatch) {
+  fs::path dir = run("run", config(1, {"drop_last=true"}));
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints" / "last.pt");
+  EXPECT_EQ(ck.get_int("global_step"), 1);
+}
+
+TEST_F(Train, ResumeAtAnEpochBoundaryIsExact) {
+  fs::path straight = run("straight", config(2));
+  fs::path split = run("split", config(1));
+  {
+    Checkpoint ck = Checkpoint::read(Checkpoint::locate(split));
+    GanTrainer t(ck.config({{"epochs", "2"}}), split);
+    t.restore(ck);
+    EXPECT_EQ(t.epochs_done(), 1);
+    EXPECT_EQ(t.train(), 0);
+  }
+  expect_same(weights(straight, "generator"), weights(split, "generator"));
+  expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
+  auto a = Checkpoint::read(straight / "checkpoints/last.pt"), b = Checkpoint::read(split / "checkpoints/last.pt");
+  expect_same(a.get_tensors("optimizer_g"), b.get_tensors("optimizer_g"));
+  expect_same(a.get_tensors("optimizer_d"), b.get_tensors("optimizer_d"));
+  MetricsLog ma(straight), mb(split);
+  ma.load();
+  mb.load();
+  EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
+  EXPECT_EQ(mb.rows().size(), 2u);
+}
+
+TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
+  n_images_ = 1100;  // 3 batches per epoch
+  test::write_fake_mnist(tmp_ / "data", n_images_, 20);
+  fs::path straight = run("straight", config(2));
+  fs::path dir = tmp_ / "stopped";
+  prepare_output_dir(dir, false);
+  {
+    GanTrainer t(config(2), dir);
+    t.start_new();
+    t.after_step = [](int64_t step) {
+      if (step == 4) request_stop(SIGINT);  // during epoch 2, after its first batch
+    };
+    EXPECT_EQ(t.train(), 128 + SIGINT);
+  }
+  clear_stop_request();
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_EQ(ck.get_int("epoch"), 1);
+  EXPECT_EQ(ck.get_int("batch_in_epoch"), 1);
+  EXPECT_EQ(ck.get_int("global_step"), 4);
+  {
+    GanTrainer t(ck.config(), dir);
+    t.restore(ck);
+    EXPECT_EQ(t.train(), 0);
+  }
+  expect_same(weights(straight, "generator"), weights(dir, "generator"));
+  expect_same(weights(straight, "discriminator"), weights(dir, "discriminator"));
+  MetricsLog ma(straight), mb(dir);
+  ma.load();
+  mb.load();
+  EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
+  EXPECT_EQ(ma.column("d_fake"), mb.column("d_fake"));
+}
+
+TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
+  fs::path dir = run("run", config(1));
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  // truncated
+  auto bytes = test::read_bytes(dir / "checkpoints/last.pt");
+  bytes.resize(bytes.size() / 3);
+  test::write_bytes(tmp_ / "cut.pt", bytes);
+  std::string msg = message([&] { Checkpoint::read(tmp_ / "cut.pt"); });
+  EXPECT_NE(msg.find("cut.pt"), std::string::npos) << msg;
+  // a plain state_dict is not a checkpoint
+  msg = message([&] { Checkpoint::read(dir / "weights/generator.pt"); });
+  EXPECT_NE(msg.find("not a Forgery checkpoint"), std::string::npos) << msg;
+  // a checkpoint of another network shape
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  msg = message([&] {
+    GanTrainer t(config(2, {"width=64"}), tmp_ / "other");
+    t.restore(ck);
+  });
+  EXPECT_NE(msg.find("does not fit this model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("main.0.weight"), std::string::npos) << msg;
+  // a run folder without a checkpoint
+  fs::create_directories(tmp_ / "empty");
+  msg = message([&] { Checkpoint::locate(tmp_ / "empty"); });
+  EXPECT_NE(msg.find("checkpoints/last.pt"), std::string::npos) << msg;
+}
+
+TEST_F(Train, InitFromPythonStateDicts) {
+  Config c = config(1, {"nz=16", "image_size=7", "width=8"});
+  prepare_output_dir(tmp_ / "init", false);
+  prepare_output_dir(tmp_ / "full", false);
+  GanTrainer t(c, tmp_ / "init");
+  t.start_new();
+  t.init_from({test::fixture("py_generator_state_dict.pt"), test::fixture("py_discriminator_state_dict.pt")});
+  auto g = load_state_dict(test::fixture("py_generator_state_dict.pt"));
+  expect_same(module_state(t.generator()), g);
+  auto d = load_state_dict(test::fixture("py_discriminator_state_dict.pt"));
+  expect_same(module_state(t.discriminator()), d);
+  // a file that fits neither network
+  GanTrainer full(config(1), tmp_ / "full");
+  full.start_new();
+  EXPECT_THROW(full.init_from({test::fixture("py_generator_state_dict.pt")}), Error);
+}
+
+TEST_F(Train, WrongImageSizeForTheModelIsNamed) {
+  GanTrainer t(config(1, {"image_size=32"}), tmp_ / "x");
+  try {
+    t.load_data();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("28x28"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace forgery
