@@ -10,7 +10,7 @@
 #include "forgery/core/runtime.h"
 
 int main(int argc, char** argv) {
-  forgery::ensure_passive_openmp(argv);
+  forgery::configure_openmp_wait_policy(argv);
   using namespace forgery::app;
   CLI::App app{"Forgery: generative adversarial networks in C++ on LibTorch"};
   app.set_version_flag("--version", std::string("forgery ") + FORGERY_VERSION);

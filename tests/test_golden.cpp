@@ -141,5 +141,24 @@ TEST(Dropout, ModuleFollowsTrainAndEvalAndTheSeed) {
   EXPECT_TRUE(torch::allclose(xr.grad(), (y.detach() != 0).to(torch::kFloat) / 0.7));
 }
 
+TEST(Dropout, FusedLeakyReluDropoutEqualsTheTwoOperations) {
+  auto x = torch::randn({300, 77});
+  torch::manual_seed(11);
+  auto xr = x.clone().requires_grad_(true);
+  auto y = leaky_relu_dropout(xr, 0.2, 0.3, true);
+  torch::manual_seed(11);
+  uint64_t seed = draw_dropout_seed();
+  auto want = torch::leaky_relu(x, 0.2) * dropout_mask(x, 0.3, seed);
+  EXPECT_TRUE(torch::allclose(y, want, 1e-6, 1e-7));
+  auto g = torch::randn_like(x);
+  y.backward(g);
+  auto xw = x.clone().requires_grad_(true);
+  (torch::leaky_relu(xw, 0.2) * dropout_mask(x, 0.3, seed)).backward(g);
+  EXPECT_TRUE(torch::allclose(xr.grad(), xw.grad(), 1e-6, 1e-7));
+  // Not training, or p = 0: LeakyReLU alone.
+  EXPECT_TRUE(torch::equal(leaky_relu_dropout(x, 0.2, 0.3, false), torch::leaky_relu(x, 0.2)));
+  EXPECT_TRUE(torch::equal(leaky_relu_dropout(x, 0.2, 0.0, true), torch::leaky_relu(x, 0.2)));
+}
+
 }  // namespace
 }  // namespace forgery

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -56,8 +57,21 @@ int configure_threads(int requested) {
   return n;
 }
 
-void ensure_passive_openmp(char** argv) {
+const char* blas_threading() {
+  using Fn = int (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  if (!fn) return "unknown";
+  switch (fn()) {
+    case 0: return "sequential";
+    case 1: return "pthreads";
+    case 2: return "openmp";
+  }
+  return "unknown";
+}
+
+void configure_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (std::string(blas_threading()) != "pthreads") return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);
   // exec failed (no /proc): carry on; only speed is affected.

@@ -14,10 +14,15 @@ bool cuda_available();
 int configure_threads(int requested);
 int physical_cores();
 
-// OpenMP threads that spin after a parallel region fight OpenBLAS's own threads for the
-// cores (measured: 2.6x slower on 2 cores). GNU OpenMP reads OMP_WAIT_POLICY when it loads,
-// before main(), so the tool re-executes itself once with it set. Returns only if no
-// re-execution was needed or possible.
-void ensure_passive_openmp(char** argv);
+// Thread layers: LibTorch's element-wise work runs on OpenMP threads; OpenBLAS runs its
+// matrix products either on the same OpenMP threads (its OpenMP build, which scripts/setup
+// selects: one layer) or on its own pthreads. In the second case OpenMP threads spinning
+// after a parallel region fight OpenBLAS's threads for the cores (measured 2.6x slower on
+// 2 cores), so OMP_WAIT_POLICY=PASSIVE is needed; GNU OpenMP reads it when it loads, before
+// main(), so the tool then re-executes itself once with it set. A user's own setting wins.
+// Returns only if no re-execution was needed or possible.
+void configure_openmp_wait_policy(char** argv);
+// "openmp", "pthreads", "sequential" or "unknown": how the loaded OpenBLAS runs in parallel.
+const char* blas_threading();
 
 }  // namespace forgery

@@ -43,7 +43,7 @@ class MlpGenerator : public Generator {
 
 class MlpDiscriminator : public Discriminator {
  public:
-  MlpDiscriminator(int64_t channels, int64_t size, int64_t w, double slope, double dropout) {
+  MlpDiscriminator(int64_t channels, int64_t size, int64_t w, double slope, double dropout) : slope_(slope) {
     in_ = channels * size * size;
     using namespace torch::nn;
     auto act = [&]() { return LeakyReLU(LeakyReLUOptions().negative_slope(slope)); };
@@ -58,12 +58,21 @@ class MlpDiscriminator : public Discriminator {
     main->push_back(Sigmoid());
     main_ = register_module("main", main);
   }
+  // main's modules in the seed's order (Linear, LeakyReLU, Dropout, ...), each activation
+  // and dropout pair run as one fused operation.
   at::Tensor forward(const at::Tensor& x, const at::Tensor&) override {
-    return main_->forward(x.reshape({-1, in_}));
+    at::Tensor h = x.reshape({-1, in_});
+    for (int i = 0; i < 3; ++i) {
+      h = main_[3 * i]->as<torch::nn::Linear>()->forward(h);
+      const auto* drop = main_[3 * i + 2]->as<FastDropout>();
+      h = leaky_relu_dropout(h, slope_, drop->p(), drop->is_training());
+    }
+    return torch::sigmoid(main_[9]->as<torch::nn::Linear>()->forward(h));
   }
 
  private:
   int64_t in_;
+  double slope_;
   torch::nn::Sequential main_{nullptr};
 };
 

@@ -2,6 +2,8 @@
 
 #include <torch/nn/functional/loss.h>
 
+#include "forgery/train/fused_adam.h"
+
 namespace forgery {
 
 namespace {
@@ -28,14 +30,14 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
       torch::NoGradGuard no_grad;  // G frozen: its output is data for D
       fake = G.forward(z, labels);
     }
-    opt_d.zero_grad();
+    clear_grads(opt_d);
     // Real and fake in one forward pass: per sample the same as two calls (D has no batch
     // statistics here), with GEMMs twice as tall.
     auto out = D.forward(at::cat({real, fake}), both_labels);
     auto out_real = out.narrow(0, 0, b), out_fake = out.narrow(0, b, b);
     auto loss_d = F::binary_cross_entropy(out_real, ones) + F::binary_cross_entropy(out_fake, zeros);
     loss_d.backward();
-    opt_d.step();
+    adam_step(opt_d);
     stats.loss_d.add_(loss_d.detach());
     stats.d_real.add_(out_real.detach().mean());
     stats.d_fake.add_(out_fake.detach().mean());
@@ -43,10 +45,10 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
   // D frozen for G's step: D's weight gradients are not computed (the seed computes them and
   // zeroes them before D's next step, so the result is the same).
   set_requires_grad(D, false);
-  opt_g.zero_grad();
+  clear_grads(opt_g);
   auto loss_g = F::binary_cross_entropy(D.forward(G.forward(z_g, labels), labels), ones);
   loss_g.backward();
-  opt_g.step();
+  adam_step(opt_g);
   set_requires_grad(D, true);
   stats.loss_g = loss_g.detach();
   return stats;

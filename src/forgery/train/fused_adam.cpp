@@ -1,0 +1,92 @@
+#include "forgery/train/fused_adam.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <sstream>
+#include <type_traits>
+
+namespace forgery {
+
+namespace {
+template <class Map>
+typename Map::key_type state_key(const at::Tensor& p) {
+  using Key = typename Map::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream o;
+    o << static_cast<const void*>(p.unsafeGetTensorImpl());
+    return o.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
+// The same operations, in the same order, as LibTorch's and PyTorch's single-tensor Adam.
+void update(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+            int64_t n, float beta1, float beta2, float eps, float step_size, float bc2_sqrt) {
+  const float one_minus_b1 = 1.f - beta1, one_minus_b2 = 1.f - beta2;
+  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float gi = g[i];
+      const float mi = m[i] * beta1 + gi * one_minus_b1;
+      const float vi = v[i] * beta2 + gi * gi * one_minus_b2;
+      m[i] = mi;
+      v[i] = vi;
+      const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+      p[i] = p[i] + (-step_size) * (mi / denom);
+    }
+  });
+}
+}  // namespace
+
+void adam_step(torch::optim::Adam& opt) {
+  using Map = std::decay_t<decltype(opt.state())>;
+  torch::NoGradGuard no_grad;
+  bool fused_ok = true;
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined() && (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous() ||
+                                 !p.grad().is_contiguous()))
+        fused_ok = false;
+  for (auto& group : opt.param_groups()) {
+    auto& o = static_cast<torch::optim::AdamOptions&>(group.options());
+    if (o.weight_decay() != 0 || o.amsgrad()) fused_ok = false;
+  }
+  if (!fused_ok) {
+    opt.step();
+    return;
+  }
+  auto& states = opt.state();
+  for (auto& group : opt.param_groups()) {
+    auto& o = static_cast<torch::optim::AdamOptions&>(group.options());
+    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      auto key = state_key<Map>(p);
+      auto it = states.find(key);
+      if (it == states.end()) {
+        auto s = std::make_unique<torch::optim::AdamParamState>();
+        s->step(0);
+        s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        it = states.emplace(key, std::move(s)).first;
+      }
+      auto& s = static_cast<torch::optim::AdamParamState&>(*it->second);
+      s.step(s.step() + 1);
+      const double bc1 = 1 - std::pow(beta1, static_cast<double>(s.step()));
+      const double bc2 = 1 - std::pow(beta2, static_cast<double>(s.step()));
+      const double step_size = o.lr() / bc1;
+      update(p.data_ptr<float>(), p.grad().data_ptr<float>(), s.exp_avg().data_ptr<float>(),
+             s.exp_avg_sq().data_ptr<float>(), p.numel(), static_cast<float>(beta1), static_cast<float>(beta2),
+             static_cast<float>(o.eps()), static_cast<float>(step_size), static_cast<float>(std::sqrt(bc2)));
+    }
+  }
+}
+
+void clear_grads(torch::optim::Optimizer& opt) {
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined()) p.mutable_grad().reset();
+}
+
+}  // namespace forgery
