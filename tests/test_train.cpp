@@ -233,6 +233,25 @@ TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
   });
   EXPECT_NE(msg.find("does not fit this model"), std::string::npos) << msg;
   EXPECT_NE(msg.find("main.0.weight"), std::string::npos) << msg;
+  // a checkpoint that names another model or recipe
+  auto edited = [&](const std::string& key, const std::string& value, const std::string& name) {
+    auto d = load_torch_file(dir / "checkpoints/last.pt").toGenericDict();
+    d.insert_or_assign(key, value);
+    save_torch_file(tmp_ / name, d);
+    return Checkpoint::read(tmp_ / name);
+  };
+  msg = message([&] {
+    GanTrainer t(config(2), tmp_ / "other");
+    t.restore(edited("model", "dcgan", "other_model.pt"));
+  });
+  EXPECT_NE(msg.find("holds model 'dcgan'"), std::string::npos) << msg;
+  msg = message([&] {
+    GanTrainer t(config(2), tmp_ / "other");
+    t.restore(edited("recipe", "cyclegan", "other_recipe.pt"));
+  });
+  EXPECT_NE(msg.find("'cyclegan' run"), std::string::npos) << msg;
+  msg = message([&] { edited("format", "something-else", "other_format.pt"); });
+  EXPECT_NE(msg.find("not a Forgery checkpoint"), std::string::npos) << msg;
   // a run folder without a checkpoint
   fs::create_directories(tmp_ / "empty");
   msg = message([&] { Checkpoint::locate(tmp_ / "empty"); });
