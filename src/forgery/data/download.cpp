@@ -7,12 +7,13 @@
 #include <fstream>
 
 #include "forgery/core/error.h"
+#include "forgery/features.h"
 #include "forgery/core/fs.h"
 
-#ifdef FORGERY_HAVE_OPENSSL
+#if FORGERY_HAVE_OPENSSL
 #include <openssl/evp.h>
 #endif
-#ifdef FORGERY_HAVE_CURL
+#if FORGERY_HAVE_CURL
 #include <curl/curl.h>
 #endif
 
@@ -45,7 +46,7 @@ const RemoteDataset& remote_dataset(const std::string& name) {
   throw UsageError("unknown dataset '" + name + "' (known: " + known + ")");
 }
 
-#ifdef FORGERY_HAVE_OPENSSL
+#if FORGERY_HAVE_OPENSSL
 std::string md5_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read " + path.string());
@@ -74,7 +75,7 @@ std::string md5_file(const std::filesystem::path& path) {
 }
 #endif
 
-#ifdef FORGERY_HAVE_CURL
+#if FORGERY_HAVE_CURL
 bool download_supported() { return true; }
 
 namespace {

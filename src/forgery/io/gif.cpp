@@ -1,16 +1,17 @@
 #include <cstring>
 
 #include "forgery/core/error.h"
+#include "forgery/features.h"
 #include "forgery/core/fs.h"
 #include "forgery/io/image.h"
 
-#ifdef FORGERY_HAVE_GIF
+#if FORGERY_HAVE_GIF
 #include <gif_lib.h>
 #endif
 
 namespace forgery {
 
-#ifdef FORGERY_HAVE_GIF
+#if FORGERY_HAVE_GIF
 bool gif_supported() { return true; }
 
 namespace {

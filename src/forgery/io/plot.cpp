@@ -5,9 +5,10 @@
 #include <cstdio>
 
 #include "forgery/core/error.h"
+#include "forgery/features.h"
 #include "forgery/core/fs.h"
 
-#ifdef FORGERY_HAVE_CAIRO
+#if FORGERY_HAVE_CAIRO
 #include <cairo-svg.h>
 #include <cairo.h>
 #endif
@@ -27,7 +28,7 @@ std::vector<double> nice_ticks(double lo, double hi, int count) {
   return ticks;
 }
 
-#ifdef FORGERY_HAVE_CAIRO
+#if FORGERY_HAVE_CAIRO
 bool plot_supported() { return true; }
 
 namespace {

@@ -1,16 +1,17 @@
 #include <cstring>
 
 #include "forgery/core/error.h"
+#include "forgery/features.h"
 #include "forgery/core/fs.h"
 #include "forgery/io/image.h"
 
-#ifdef FORGERY_HAVE_PNG
+#if FORGERY_HAVE_PNG
 #include <png.h>
 #endif
 
 namespace forgery {
 
-#ifdef FORGERY_HAVE_PNG
+#if FORGERY_HAVE_PNG
 bool png_supported() { return true; }
 
 void write_png(const fs::path& path, const Image& image) {
