@@ -23,7 +23,18 @@ struct DownloadArgs {
   std::vector<std::string> mirrors;
 };
 
+struct EvalArgs {
+  std::string source, real, fake, data, classifier, out, metrics = "fid,kid,pr,is,classes";
+  int64_t n = 10000, seed = 0;
+};
+struct ClassifierArgs {
+  std::string data, out;
+  int64_t epochs = 4, seed = 0;
+};
+
 int run_train(const TrainArgs& args);
+int run_eval(const EvalArgs& args);
+int run_train_classifier(const ClassifierArgs& args);
 int run_resume(const ResumeArgs& args);
 int run_sample(const SampleArgs& args);
 int run_download(const DownloadArgs& args);

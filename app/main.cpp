@@ -55,6 +55,24 @@ int main(int argc, char** argv) {
   dl->add_option("--dir", download.dir, "target folder (default: the cache folder)");
   dl->add_option("--mirror", download.mirrors, "base URL to use instead of the public mirrors (repeatable)")->allow_extra_args(false);
 
+  EvalArgs eval;
+  auto* e = app.add_subcommand("eval", "Measure sample quality: FID, KID, precision/recall, IS, classes");
+  e->add_option("source", eval.source, "run folder or checkpoint to sample from");
+  e->add_option("--real", eval.real, "real images: an IDX file or a folder of PNGs (with --fake, no model)");
+  e->add_option("--fake", eval.fake, "generated images: an IDX file or a folder of PNGs");
+  e->add_option("--metrics", eval.metrics, "comma-separated: fid,kid,pr,is,classes");
+  e->add_option("--n", eval.n, "images to generate (default 10000)")->check(CLI::PositiveNumber);
+  e->add_option("--data", eval.data, "MNIST-format folder: its test split is the real set");
+  e->add_option("--seed", eval.seed, "noise and subset seed");
+  e->add_option("--classifier", eval.classifier, "feature classifier (default: trained once and cached)");
+  e->add_option("--out", eval.out, "report file (default RUN_DIR/eval/CHECKPOINT.json)");
+  ClassifierArgs classifier;
+  auto* tc = e->add_subcommand("train-classifier", "Train the MNIST-family classifier used for features");
+  tc->add_option("--data", classifier.data, "MNIST-format folder (default: the cache, downloaded when missing)");
+  tc->add_option("--epochs", classifier.epochs, "epochs (default 4)")->check(CLI::PositiveNumber);
+  tc->add_option("--seed", classifier.seed, "seed");
+  tc->add_option("--out", classifier.out, "file to write (default: the cache)");
+
   app.add_subcommand("list", "List presets and models");
 
   try {
@@ -71,6 +89,8 @@ int main(int argc, char** argv) {
       return run_sample(sample);
     }
     if (dl->parsed()) return run_download(download);
+    if (tc->parsed()) return run_train_classifier(classifier);
+    if (e->parsed()) return run_eval(eval);
     return run_list();
   } catch (const forgery::UsageError& e) {
     std::fprintf(stderr, "forgery: error: %s\n", e.what());

@@ -6,6 +6,7 @@
 #include "forgery/core/error.h"
 #include "forgery/eval/metrics.h"
 #include "forgery/io/torch_file.h"
+#include "forgery/data/idx.h"
 #include "test_util.h"
 
 namespace forgery {
@@ -99,6 +100,104 @@ TEST(Eval, SingularCovariancesUseTheEpsOffset) {
   double fid = frechet_distance(feature_stats(x), feature_stats(y));
   EXPECT_TRUE(std::isfinite(fid));
   EXPECT_GT(fid, 1.0);
+}
+
+}  // namespace
+}  // namespace forgery
+
+#include "forgery/core/fs.h"
+#include "forgery/eval/classifier.h"
+#include "forgery/eval/evaluate.h"
+#include "forgery/train/state.h"
+
+namespace forgery {
+namespace {
+
+namespace fs = std::filesystem;
+
+class EvalPipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    at::set_num_threads(2);
+    test::write_fake_mnist(tmp_ / "data", 400, 300);
+  }
+  fs::path classifier() {
+    ClassifierTraining o;
+    o.epochs = 1;
+    o.progress = ProgressMode::Off;
+    return train_mnist_classifier(tmp_ / "data", tmp_ / "cls.pt", o).file;
+  }
+  test::TempDir tmp_;
+};
+
+TEST_F(EvalPipeline, ClassifierTrainsDeterministicallyAndLearns) {
+  ClassifierTraining o;
+  o.epochs = 1;
+  o.progress = ProgressMode::Off;
+  auto a = train_mnist_classifier(tmp_ / "data", tmp_ / "a.pt", o);
+  auto b = train_mnist_classifier(tmp_ / "data", tmp_ / "b.pt", o);
+  EXPECT_EQ(a.test_accuracy, b.test_accuracy);
+  auto na = load_mnist_classifier(a.file), nb = load_mnist_classifier(b.file);
+  auto sa = module_state(*na), sb = module_state(*nb);
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << sa[i].first;
+  EXPECT_GT(a.test_accuracy, 0.5);  // the generated digits are bars whose position is the label
+}
+
+TEST_F(EvalPipeline, RealAgainstFakeFromFilesWritesAReport) {
+  fs::path cls = classifier();
+  auto r = test::run_forgery("eval --real '" + (tmp_ / "data/t10k-images-idx3-ubyte.gz").string() + "' --fake '" +
+                                 (tmp_ / "data/train-images-idx3-ubyte.gz").string() + "' --classifier '" + cls.string() +
+                                 "' --out '" + (tmp_ / "report.json").string() + "'",
+                             tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* k : {"fid", "kid_mean", "precision", "recall", "is_mean", "classes_covered"})
+    EXPECT_NE(r.out.find(k), std::string::npos) << k;
+  std::string report = read_file(tmp_ / "report.json");
+  EXPECT_NE(report.find("\"fid\""), std::string::npos);
+}
+
+TEST_F(EvalPipeline, BadInputsAreNamed) {
+  fs::path cls = classifier();
+  // different image shapes
+  IdxArray small{{20, 14, 14}, std::vector<uint8_t>(20 * 196, 7)};
+  test::write_bytes(tmp_ / "small.idx", encode_idx(small));
+  auto r = test::run_forgery("eval --real '" + (tmp_ / "data/t10k-images-idx3-ubyte.gz").string() + "' --fake '" +
+                                 (tmp_ / "small.idx").string() + "' --classifier '" + cls.string() + "'",
+                             tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("differ in shape"), std::string::npos) << r.err;
+  // 14x14 on both sides: the classifier needs 28x28
+  r = test::run_forgery("eval --real '" + (tmp_ / "small.idx").string() + "' --fake '" + (tmp_ / "small.idx").string() +
+                            "' --classifier '" + cls.string() + "'",
+                        tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("needs 1x28x28"), std::string::npos) << r.err;
+  // a file that is not a classifier
+  r = test::run_forgery("eval --real '" + (tmp_ / "small.idx").string() + "' --fake '" + (tmp_ / "small.idx").string() +
+                            "' --classifier '" + test::fixture("py_nested.pt").string() + "'",
+                        tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a Forgery MNIST classifier"), std::string::npos) << r.err;
+  // unknown metric
+  r = test::run_forgery("eval --metrics fid,sharpness --real a --fake b", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'sharpness'"), std::string::npos) << r.err;
+}
+
+TEST_F(EvalPipeline, EvaluatesARunAndWritesItsReport) {
+  fs::path cls = classifier();
+  auto r = test::run_forgery("train gan-mnist --epochs 1 --set progress=off --data '" + (tmp_ / "data").string() +
+                                 "' --out '" + (tmp_ / "run").string() + "'",
+                             tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_forgery("eval '" + (tmp_ / "run").string() + "' --n 500 --metrics fid,pr,classes --classifier '" +
+                            cls.string() + "'",
+                        tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string report = read_file(tmp_ / "run/eval/last.json");
+  EXPECT_NE(report.find("\"fid\""), std::string::npos);
+  EXPECT_NE(report.find("\"epoch\": 1"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"fake_count\": 500"), std::string::npos) << report;
 }
 
 }  // namespace

@@ -1,0 +1,183 @@
+#include "forgery/eval/evaluate.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/data/idx.h"
+#include "forgery/data/tensor_dataset.h"
+#include "forgery/eval/classifier.h"
+#include "forgery/eval/metrics.h"
+#include "forgery/io/image.h"
+#include "forgery/io/torch_file.h"
+
+namespace forgery {
+
+ImageSet load_image_set(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error("image set " + path.string() + " does not exist");
+  ImageSet set;
+  set.name = path.string();
+  if (!fs::is_directory(path, ec)) {
+    IdxArray idx = read_idx(path, 3);
+    auto bytes = torch::from_blob(idx.data.data(), {idx.dims[0], 1, idx.dims[1], idx.dims[2]}, torch::kUInt8);
+    set.images = normalize_bytes(bytes);
+    return set;
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(path)) {
+    std::string ext = e.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (e.is_regular_file() && ext == ".png") files.push_back(e.path());
+  }
+  if (files.empty()) throw Error("image set " + path.string() + " holds no PNG images");
+  std::sort(files.begin(), files.end());
+  Image first = read_png(files[0]);
+  auto bytes = torch::empty({static_cast<int64_t>(files.size()), first.height, first.width, first.channels}, torch::kUInt8);
+  for (size_t i = 0; i < files.size(); ++i) {
+    Image im = i == 0 ? first : read_png(files[i]);
+    if (im.width != first.width || im.height != first.height || im.channels != first.channels)
+      throw Error("image set " + path.string() + ": " + files[i].filename().string() + " is " +
+                  std::to_string(im.channels) + "x" + std::to_string(im.height) + "x" + std::to_string(im.width) +
+                  ", " + files[0].filename().string() + " is " + std::to_string(first.channels) + "x" +
+                  std::to_string(first.height) + "x" + std::to_string(first.width));
+    std::memcpy(bytes[static_cast<int64_t>(i)].data_ptr<uint8_t>(), im.pixels.data(), im.pixels.size());
+  }
+  set.images = normalize_bytes(bytes.permute({0, 3, 1, 2}).contiguous());
+  return set;
+}
+
+void check_same_shape(const ImageSet& a, const ImageSet& b) {
+  auto shape = [](const ImageSet& s) {
+    return std::to_string(s.images.size(1)) + "x" + std::to_string(s.images.size(2)) + "x" + std::to_string(s.images.size(3));
+  };
+  if (a.images.sizes().slice(1) != b.images.sizes().slice(1))
+    throw Error("the image sets differ in shape: " + a.name + " holds " + shape(a) + " images, " + b.name +
+                " holds " + shape(b) + " (channels x height x width)");
+}
+
+namespace {
+class ClassifierFeatures : public FeatureExtractor {
+ public:
+  explicit ClassifierFeatures(const fs::path& file) : file_(file), net_(load_mnist_classifier(file)) {}
+  std::string id() const override { return "mnist-cnn-" + file_.stem().string(); }
+  Extracted extract(const ImageSet& set, ProgressMode progress) override {
+    const auto& x = set.images;
+    if (x.size(1) != 1 || x.size(2) != 28 || x.size(3) != 28)
+      throw Error(set.name + ": the MNIST classifier needs 1x28x28 images, these are " + std::to_string(x.size(1)) +
+                  "x" + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
+    torch::NoGradGuard no_grad;
+    net_->eval();
+    std::vector<at::Tensor> feats, probs;
+    const int64_t n = x.size(0), bs = 1000;
+    ProgressBar bar("features", (n + bs - 1) / bs, bs, progress);
+    for (int64_t s = 0; s < n; s += bs) {
+      auto f = net_->features(x.narrow(0, s, std::min(bs, n - s)).to(torch::kCPU, torch::kFloat));
+      feats.push_back(f);
+      probs.push_back(torch::softmax(net_->logits_from_features(f), 1));
+      bar.update(s / bs + 1, std::min(n, s + bs));
+    }
+    bar.finish();
+    return {torch::cat(feats), torch::cat(probs)};
+  }
+
+ private:
+  fs::path file_;
+  MnistClassifier net_;
+};
+}  // namespace
+
+std::unique_ptr<FeatureExtractor> mnist_classifier_features(const fs::path& file) {
+  return std::make_unique<ClassifierFeatures>(file);
+}
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = {"fid", "kid", "pr", "is", "classes"};
+  return names;
+}
+
+std::vector<std::string> parse_metric_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!name.empty()) {
+      const auto& known = metric_names();
+      if (std::find(known.begin(), known.end(), name) == known.end())
+        throw UsageError("--metrics: unknown metric '" + name + "' (known: fid, kid, pr, is, classes)");
+      out.push_back(name);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.empty()) throw UsageError("--metrics: no metric named");
+  return out;
+}
+
+MetricResults compute_metrics(const Extracted& real, const Extracted& fake, const EvalOptions& o) {
+  MetricResults r;
+  for (const auto& m : o.metrics) {
+    if (m == "fid") {
+      r.emplace_back("fid", frechet_distance(feature_stats(real.features, "real features"),
+                                             feature_stats(fake.features, "fake features")));
+    } else if (m == "kid") {
+      auto k = kernel_inception_distance(real.features, fake.features, o.kid_subsets, o.kid_subset_size, o.seed);
+      r.emplace_back("kid_mean", k.mean);
+      r.emplace_back("kid_std", k.std);
+    } else if (m == "pr") {
+      auto pr = precision_recall(real.features, fake.features, 3);
+      r.emplace_back("precision", pr.precision);
+      r.emplace_back("recall", pr.recall);
+    } else if (m == "is") {
+      auto s = inception_score(fake.probs, std::min<int64_t>(10, fake.probs.size(0)));
+      r.emplace_back("is_mean", s.mean);
+      r.emplace_back("is_std", s.std);
+    } else if (m == "classes") {
+      auto h = class_histogram(fake.probs);
+      r.emplace_back("classes_covered", static_cast<double>(classes_covered(h)));
+      for (size_t c = 0; c < h.size(); ++c)
+        r.emplace_back("class_" + std::to_string(c) + "_fraction",
+                       static_cast<double>(h[c]) / static_cast<double>(fake.probs.size(0)));
+    }
+  }
+  return r;
+}
+
+Extracted real_features_cached(FeatureExtractor& extractor, const ImageSet& real, ProgressMode progress) {
+  // FNV-1a over the normalised images: a cache key, not a checksum.
+  auto bytes = real.images.to(torch::kCPU, torch::kFloat).contiguous();
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data_ptr<float>());
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < static_cast<size_t>(bytes.numel()) * sizeof(float); ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  char name[128];
+  std::snprintf(name, sizeof name, "%s-%016llx.pt", extractor.id().c_str(), static_cast<unsigned long long>(h));
+  fs::path file = cache_dir() / "eval" / name;
+  if (fs::exists(file)) {
+    try {
+      auto d = load_torch_file(file).toGenericDict();
+      return {d.at("features").toTensor(), d.at("probs").toTensor()};
+    } catch (const std::exception&) {
+      // A damaged cache entry is recomputed.
+    }
+  }
+  Extracted e = extractor.extract(real, progress);
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  if (!ec) {
+    c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+    d.insert("features", e.features);
+    d.insert("probs", e.probs);
+    try {
+      save_torch_file(file, d);
+    } catch (const Error&) {
+      // An unwritable cache only costs time.
+    }
+  }
+  return e;
+}
+
+}  // namespace forgery

@@ -1,0 +1,56 @@
+#pragma once
+// Evaluation: image sets, feature extraction, and the metrics by name.
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "forgery/core/progress.h"
+
+namespace forgery {
+
+// Images as [N, C, H, W] float in [-1, 1].
+struct ImageSet {
+  at::Tensor images;
+  std::string name;
+};
+// An IDX image file (MNIST format, .gz or raw) or a folder of PNG images, all the same size.
+ImageSet load_image_set(const std::filesystem::path& path);
+
+struct Extracted {
+  at::Tensor features;  // [N, D]
+  at::Tensor probs;     // [N, classes]
+};
+
+class FeatureExtractor {
+ public:
+  virtual ~FeatureExtractor() = default;
+  virtual std::string id() const = 0;  // names the extractor in caches and reports
+  // Errors name `set` when the images do not fit the extractor.
+  virtual Extracted extract(const ImageSet& set, ProgressMode progress) = 0;
+};
+// The MNIST classifier at `file` (see classifier.h).
+std::unique_ptr<FeatureExtractor> mnist_classifier_features(const std::filesystem::path& file);
+
+// Metric names: fid, kid, pr, is, classes.
+const std::vector<std::string>& metric_names();
+std::vector<std::string> parse_metric_list(const std::string& comma_separated);
+
+using MetricResults = std::vector<std::pair<std::string, double>>;
+struct EvalOptions {
+  std::vector<std::string> metrics = {"fid", "kid", "pr", "is", "classes"};
+  uint64_t seed = 0;
+  int64_t kid_subsets = 100, kid_subset_size = 1000;
+};
+MetricResults compute_metrics(const Extracted& real, const Extracted& fake, const EvalOptions& options);
+
+// Features of a real set, cached under the cache folder by extractor and image content.
+Extracted real_features_cached(FeatureExtractor& extractor, const ImageSet& real, ProgressMode progress);
+
+// Both sets must have the same image shape; errors name them.
+void check_same_shape(const ImageSet& a, const ImageSet& b);
+
+}  // namespace forgery
