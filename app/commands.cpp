@@ -166,7 +166,8 @@ int run_eval(const EvalArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   configure_threads(0);
   EvalOptions options;
-  options.metrics = parse_metric_list(a.metrics);
+  options.metrics = parse_metric_list(!a.metrics.empty() ? a.metrics
+                                      : a.features.empty() ? "fid,kid,pr,is,classes" : "fid,kid,pr");
   options.seed = static_cast<uint64_t>(a.seed);
   ImageSet real, fake;
   fs::path data_dir, report;
@@ -177,8 +178,8 @@ int run_eval(const EvalArgs& a) {
     real = load_image_set(a.real);
     fake = load_image_set(a.fake);
     check_same_shape(real, fake);
-    if (a.classifier.empty() && a.data.empty())
-      throw UsageError("eval: name the feature classifier (--classifier FILE) or its MNIST data (--data DIR)");
+    if (a.classifier.empty() && a.data.empty() && a.features.empty())
+      throw UsageError("eval: name the features: --classifier FILE, --data DIR (its MNIST classifier) or --features FILE.pt");
     data_dir = a.data;
     report = a.out;
     j["real"] = a.real;
@@ -213,8 +214,9 @@ int run_eval(const EvalArgs& a) {
     j["epoch"] = ck.get_int("epoch");
     j["n"] = a.n;
   }
-  fs::path classifier = ensure_classifier(a.classifier, data_dir);
-  auto extractor = mnist_classifier_features(classifier);
+  std::unique_ptr<FeatureExtractor> extractor =
+      !a.features.empty() ? torchscript_features(a.features)
+                          : mnist_classifier_features(ensure_classifier(a.classifier, data_dir));
   Extracted real_f = real_features_cached(*extractor, real, ProgressMode::Auto);
   Extracted fake_f = extractor->extract(fake, ProgressMode::Auto);
   MetricResults results = compute_metrics(real_f, fake_f, options);

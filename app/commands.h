@@ -24,7 +24,7 @@ struct DownloadArgs {
 };
 
 struct EvalArgs {
-  std::string source, real, fake, data, classifier, out, metrics = "fid,kid,pr,is,classes";
+  std::string source, real, fake, data, classifier, features, out, metrics;
   int64_t n = 10000, seed = 0;
 };
 struct ClassifierArgs {

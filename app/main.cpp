@@ -60,7 +60,10 @@ int main(int argc, char** argv) {
   e->add_option("source", eval.source, "run folder or checkpoint to sample from");
   e->add_option("--real", eval.real, "real images: an IDX file or a folder of PNGs (with --fake, no model)");
   e->add_option("--fake", eval.fake, "generated images: an IDX file or a folder of PNGs");
-  e->add_option("--metrics", eval.metrics, "comma-separated: fid,kid,pr,is,classes");
+  e->add_option("--metrics", eval.metrics,
+                "comma-separated: fid,kid,pr,is,classes (default: all; with --features fid,kid,pr)");
+  e->add_option("--features", eval.features,
+                "TorchScript feature network for RGB images (e.g. Inception-v3), instead of the MNIST classifier");
   e->add_option("--n", eval.n, "images to generate (default 10000)")->check(CLI::PositiveNumber);
   e->add_option("--data", eval.data, "MNIST-format folder: its test split is the real set");
   e->add_option("--seed", eval.seed, "noise and subset seed");

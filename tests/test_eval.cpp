@@ -202,3 +202,45 @@ TEST_F(EvalPipeline, EvaluatesARunAndWritesItsReport) {
 
 }  // namespace
 }  // namespace forgery
+
+namespace forgery {
+namespace {
+
+TEST(EvalTorchScript, FeaturesMatchPyTorchsPreprocessingAndNetwork) {
+  auto fx = load_torch_file(test::fixture("golden_ts_features.pt")).toGenericDict();
+  auto extractor = torchscript_features(test::fixture("ts_features.pt"));
+  ImageSet set{fx.at("images").toTensor(), "fixture"};
+  auto e = extractor->extract(set, ProgressMode::Off);
+  auto want = fx.at("features").toTensor();
+  ASSERT_EQ(e.features.sizes(), want.sizes());
+  EXPECT_TRUE(torch::allclose(e.features, want, 1e-5, 1e-6)) << (e.features - want).abs().max();
+  EXPECT_FALSE(e.probs.defined());
+}
+
+TEST(EvalTorchScript, BadNetworksAreNamed) {
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  std::string msg = message([] { torchscript_features(test::fixture("py_nested.pt")); });
+  EXPECT_NE(msg.find("not a TorchScript network"), std::string::npos) << msg;
+  msg = message([] { torchscript_features(test::fixture("absent.pt")); });
+  EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+  auto bad = torchscript_features(test::fixture("ts_bad_shape.pt"));
+  ImageSet set{torch::zeros({2, 1, 28, 28}), "zeros"};
+  msg = message([&] { bad->extract(set, ProgressMode::Off); });
+  EXPECT_NE(msg.find("returned shape [2, 8, 5, 5]"), std::string::npos) << msg;
+  // is and classes need class probabilities
+  Extracted no_probs{torch::randn({50, 4}), at::Tensor()};
+  EvalOptions o;
+  o.metrics = {"is"};
+  msg = message([&] { compute_metrics(no_probs, no_probs, o); });
+  EXPECT_NE(msg.find("needs class probabilities"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace forgery

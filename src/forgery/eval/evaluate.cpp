@@ -1,5 +1,6 @@
 #include "forgery/eval/evaluate.h"
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -88,7 +89,73 @@ class ClassifierFeatures : public FeatureExtractor {
   fs::path file_;
   MnistClassifier net_;
 };
+class TorchScriptFeatures : public FeatureExtractor {
+ public:
+  explicit TorchScriptFeatures(const fs::path& file) : file_(file) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) throw Error("--features " + file.string() + " does not exist");
+    try {
+      module_ = torch::jit::load(file.string());
+    } catch (const c10::Error& e) {
+      throw Error("--features " + file.string() + " is not a TorchScript network: " + e.what_without_backtrace());
+    }
+    module_.eval();
+  }
+  std::string id() const override {
+    std::error_code ec;
+    return "torchscript-" + file_.stem().string() + "-" + std::to_string(fs::file_size(file_, ec));
+  }
+  Extracted extract(const ImageSet& set, ProgressMode progress) override {
+    const auto& x = set.images;
+    if (x.size(1) != 1 && x.size(1) != 3)
+      throw Error(set.name + ": images must have 1 or 3 channels, not " + std::to_string(x.size(1)));
+    torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> feats;
+    const int64_t n = x.size(0), bs = 100;
+    ProgressBar bar("features", (n + bs - 1) / bs, bs, progress);
+    for (int64_t s = 0; s < n; s += bs) {
+      auto b = x.narrow(0, s, std::min(bs, n - s)).to(torch::kCPU, torch::kFloat).add(1).div_(2);
+      if (b.size(1) == 1) b = b.repeat({1, 3, 1, 1});
+      b = torch::upsample_bilinear2d(b, {299, 299}, /*align_corners=*/false);
+      c10::IValue out;
+      try {
+        out = module_.forward({b});
+      } catch (const c10::Error& e) {
+        throw Error("--features " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
+                    ", 3, 299, 299]: " + e.what_without_backtrace());
+      }
+      if ((out.isList() || out.isTuple()) && !out.isTensor()) {
+        auto elems = out.isList() ? out.toListRef().vec() : out.toTupleRef().elements().vec();
+        if (elems.empty()) throw Error("--features " + file_.string() + " returned an empty list");
+        out = elems[0];
+      }
+      if (!out.isTensor()) throw Error("--features " + file_.string() + " must return a tensor of features");
+      auto f = out.toTensor();
+      if (f.dim() == 4 && f.size(2) == 1 && f.size(3) == 1) f = f.flatten(1);
+      if (f.dim() != 2 || f.size(0) != b.size(0))
+        throw Error("--features " + file_.string() + " returned shape " + shape_text(f) +
+                    " for a batch of " + std::to_string(b.size(0)) + "; expected [N, D] or [N, D, 1, 1]");
+      feats.push_back(f.to(torch::kFloat));
+      bar.update(s / bs + 1, std::min(n, s + bs));
+    }
+    bar.finish();
+    return {torch::cat(feats), at::Tensor()};
+  }
+
+ private:
+  static std::string shape_text(const at::Tensor& t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+    return s + "]";
+  }
+  fs::path file_;
+  torch::jit::script::Module module_;
+};
 }  // namespace
+
+std::unique_ptr<FeatureExtractor> torchscript_features(const fs::path& file) {
+  return std::make_unique<TorchScriptFeatures>(file);
+}
 
 std::unique_ptr<FeatureExtractor> mnist_classifier_features(const fs::path& file) {
   return std::make_unique<ClassifierFeatures>(file);
@@ -132,6 +199,8 @@ MetricResults compute_metrics(const Extracted& real, const Extracted& fake, cons
       auto pr = precision_recall(real.features, fake.features, 3);
       r.emplace_back("precision", pr.precision);
       r.emplace_back("recall", pr.recall);
+    } else if ((m == "is" || m == "classes") && !fake.probs.defined()) {
+      throw UsageError("--metrics " + m + " needs class probabilities: use the MNIST classifier, not --features");
     } else if (m == "is") {
       auto s = inception_score(fake.probs, std::min<int64_t>(10, fake.probs.size(0)));
       r.emplace_back("is_mean", s.mean);

@@ -34,6 +34,11 @@ class FeatureExtractor {
 };
 // The MNIST classifier at `file` (see classifier.h).
 std::unique_ptr<FeatureExtractor> mnist_classifier_features(const std::filesystem::path& file);
+// Any network saved as TorchScript (for example Inception-v3 with the pytorch-fid weights):
+// it receives [N, 3, 299, 299] in [0, 1] (grey repeated to 3 channels, bilinear resize) and
+// returns [N, D] or [N, D, 1, 1] features, or a list/tuple whose first element is that.
+// It gives no class probabilities (is and classes need the MNIST classifier).
+std::unique_ptr<FeatureExtractor> torchscript_features(const std::filesystem::path& file);
 
 // Metric names: fid, kid, pr, is, classes.
 const std::vector<std::string>& metric_names();
