@@ -7,6 +7,7 @@
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/stop.h"
+#include "forgery/eval/classifier.h"
 #include "forgery/io/image.h"
 #include "forgery/io/plot.h"
 #include "forgery/io/torch_file.h"
@@ -273,6 +274,32 @@ TEST_F(Train, InitFromPythonStateDicts) {
   GanTrainer full(config(1), tmp_ / "full");
   full.start_new();
   EXPECT_THROW(full.init_from({test::fixture("py_generator_state_dict.pt")}), Error);
+}
+
+TEST_F(Train, EvalEveryLogsMetricsKeepsBestAndLeavesTrainingUntouched) {
+  test::write_fake_mnist(tmp_ / "data", n_images_, 300);  // FID needs more than 128 real images
+  ClassifierTraining o;
+  o.epochs = 1;
+  o.progress = ProgressMode::Off;
+  fs::path cls = train_mnist_classifier(tmp_ / "data", tmp_ / "cls.pt", o).file;
+  fs::path plain = run("plain", config(2));
+  fs::path evald = run("evald", config(2, {"eval_every=1", "eval_n=300", "eval_metrics=fid,pr,classes",
+                                           "eval_classifier=" + cls.string()}));
+  // evaluation draws from its own generator: the training is bit for bit the same
+  expect_same(weights(plain, "generator"), weights(evald, "generator"));
+  expect_same(weights(plain, "discriminator"), weights(evald, "discriminator"));
+  MetricsLog log(evald);
+  log.load();
+  auto fid = log.column("fid");
+  ASSERT_EQ(fid.size(), 2u);
+  EXPECT_TRUE(std::isfinite(fid[0]) && std::isfinite(fid[1]));
+  EXPECT_TRUE(std::isfinite(log.column("precision")[1]));
+  EXPECT_TRUE(std::isfinite(log.column("classes_covered")[1]));
+  ASSERT_TRUE(fs::exists(evald / "checkpoints/best.pt"));
+  Checkpoint best = Checkpoint::read(evald / "checkpoints/best.pt");
+  Checkpoint last = Checkpoint::read(evald / "checkpoints/last.pt");
+  EXPECT_DOUBLE_EQ(last.get_float("best_fid"), std::min(fid[0], fid[1]));
+  EXPECT_EQ(best.get_int("epoch"), last.get_int("best_epoch"));
 }
 
 TEST_F(Train, WrongImageSizeForTheModelIsNamed) {

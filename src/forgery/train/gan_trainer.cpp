@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "forgery/core/error.h"
@@ -11,6 +12,9 @@
 #include "forgery/core/rng.h"
 #include "forgery/core/runtime.h"
 #include "forgery/core/stop.h"
+#include "forgery/data/mnist.h"
+#include "forgery/eval/classifier.h"
+#include "forgery/eval/evaluate.h"
 #include "forgery/io/grid.h"
 #include "forgery/io/image.h"
 #include "forgery/io/plot.h"
@@ -78,6 +82,10 @@ void GanTrainer::restore(const Checkpoint& ck) {
   load_adam_state(*opt_g_, *nets_.generator, ck.get_tensors("optimizer_g"), what);
   load_adam_state(*opt_d_, *nets_.discriminator, ck.get_tensors("optimizer_d"), what);
   fixed_noise_ = ck.get_tensor("fixed_noise").to(device_);
+  if (ck.has("best_fid")) {
+    best_fid_ = ck.get_float("best_fid");
+    best_epoch_ = ck.get_int("best_epoch");
+  }
   epoch_ = ck.get_int("epoch");
   global_step_ = ck.get_int("global_step");
   batch_ = ck.get_int("batch_in_epoch");
@@ -239,17 +247,95 @@ void GanTrainer::end_epoch(double seconds) {
   const double d_real = sum_d_real_.item<double>() / std::max<int64_t>(d_steps_, 1);
   const double d_fake = sum_d_fake_.item<double>() / std::max<int64_t>(d_steps_, 1);
   const double ips = seconds > 0 ? images_ / seconds : 0;
-  metrics_.append({{"epoch", epoch_}, {"step", global_step_}, {"loss_g", loss_g}, {"loss_d", loss_d},
-                   {"d_real", d_real}, {"d_fake", d_fake}, {"seconds", seconds}, {"images_per_sec", ips}});
-  metrics_.save();
+  MetricRow row = {{"epoch", epoch_}, {"step", global_step_}, {"loss_g", loss_g}, {"loss_d", loss_d},
+                   {"d_real", d_real}, {"d_fake", d_fake}, {"seconds", seconds}, {"images_per_sec", ips}};
   std::printf("epoch %lld/%lld  loss_g %.6f  loss_d %.6f  D(x) %.4f  D(G(z)) %.4f  %.1f s  %.0f img/s\n",
               (long long)epoch_, (long long)config_.get_int("epochs"), loss_g, loss_d, d_real, d_fake, seconds, ips);
   std::fflush(stdout);
+  const int64_t eval_every = config_.get_int("eval_every");
+  bool improved = false;
+  if (eval_every > 0 && (epoch_ % eval_every == 0 || epoch_ == config_.get_int("epochs"))) {
+    double before = best_fid_;
+    evaluate_epoch(row);
+    improved = best_fid_ >= 0 && (before < 0 || best_fid_ < before);
+  }
+  metrics_.append(std::move(row));
+  metrics_.save();
   write_epoch_artifacts();
   save_last_checkpoint();
+  if (improved) save_checkpoint(run_dir_ / "checkpoints" / "best.pt");
   const int64_t every = config_.get_int("checkpoint_every");
   if (every > 0 && epoch_ % every == 0) save_checkpoint(run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
   write_weights();
+}
+
+namespace {
+struct EvalState {
+  std::unique_ptr<FeatureExtractor> extractor;
+  Extracted real;
+};
+}  // namespace
+
+void GanTrainer::evaluate_epoch(MetricRow& row) {
+  auto t0 = std::chrono::steady_clock::now();
+  // Nothing here may move the run's random stream (building the classifier initialises
+  // layers from it): exact resume and equal runs with and without evaluation.
+  struct RestoreRng {
+    std::map<std::string, at::Tensor> state = capture_rng_state();
+    ~RestoreRng() { restore_rng_state(state); }
+  } restore_rng;
+  if (!eval_state_) {
+    fs::path data_dir = resolve_dataset_dir(config_.get_string("dataset"), config_.get_string("data_dir"));
+    fs::path cls = config_.get_string("eval_classifier");
+    if (cls.empty()) cls = default_classifier_path(data_dir);
+    if (!fs::exists(cls)) {
+      std::fprintf(stderr, "forgery: training the feature classifier for eval_every (once, cached in %s)\n",
+                   cls.parent_path().c_str());
+      ClassifierTraining o;
+      o.progress = parse_progress_mode(config_.get_string("progress"));
+      train_mnist_classifier(data_dir, cls, o);
+    }
+    auto state = std::make_shared<EvalState>();
+    state->extractor = mnist_classifier_features(cls);
+    ImageSet real{load_mnist_family(data_dir, false, c10::Device(c10::kCPU)).images, (data_dir / "t10k").string()};
+    state->real = real_features_cached(*state->extractor, real, ProgressMode::Off);
+    eval_state_ = state;
+  }
+  auto& st = *static_cast<EvalState*>(eval_state_.get());
+  // Fixed evaluation noise from its own generator: comparable across epochs, and the run's
+  // random stream is untouched.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 3);
+  const int64_t n = config_.get_int("eval_n");
+  std::vector<at::Tensor> parts;
+  {
+    torch::NoGradGuard no_grad;
+    nets_.generator->eval();
+    for (int64_t s = 0; s < n; s += 1000) {
+      auto z = at::randn({std::min<int64_t>(1000, n - s), nets_.generator->latent_dim()}, gen).to(device_);
+      parts.push_back(nets_.generator->forward(z, fixed_labels_).cpu());
+    }
+    nets_.generator->train();
+  }
+  Extracted fake = st.extractor->extract(ImageSet{at::cat(parts), "generated"}, ProgressMode::Off);
+  EvalOptions options;
+  options.metrics = parse_metric_list(config_.get_string("eval_metrics"));
+  options.seed = static_cast<uint64_t>(config_.get_int("seed"));
+  std::string line;
+  for (const auto& [k, v] : compute_metrics(st.real, fake, options)) {
+    if (k.rfind("class_", 0) == 0) continue;
+    row.emplace_back(k, v);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "  %s %.4g", k.c_str(), v);
+    line += buf;
+    if (k == "fid" && (best_fid_ < 0 || v < best_fid_)) {
+      best_fid_ = v;
+      best_epoch_ = epoch_;
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  row.emplace_back("eval_seconds", secs);
+  std::printf("  eval (%lld images):%s  (%.1f s)\n", (long long)n, line.c_str(), secs);
+  std::fflush(stdout);
 }
 
 void GanTrainer::write_epoch_artifacts() {
@@ -303,6 +389,14 @@ void GanTrainer::write_final_artifacts() {
     }
     if (!frames.empty()) write_gif(run_dir_ / "progress.gif", frames, 20);
   }
+  if (best_fid_ >= 0) {
+    auto last = metrics_.column("fid");
+    double last_fid = NAN;
+    for (double v : last)
+      if (std::isfinite(v)) last_fid = v;
+    std::printf("FID: best %.4g at epoch %lld (checkpoints/best.pt), last %.4g\n", best_fid_, (long long)best_epoch_,
+                last_fid);
+  }
   std::printf("done: %s (config.toml, metrics.jsonl, samples/, losses.png, progress.gif, checkpoints/, weights/)\n",
               run_dir_.c_str());
 }
@@ -329,6 +423,8 @@ void GanTrainer::save_checkpoint(const fs::path& path) {
   d.insert("optimizer_g", to_dict(adam_state(*opt_g_, *nets_.generator)));
   d.insert("optimizer_d", to_dict(adam_state(*opt_d_, *nets_.discriminator)));
   d.insert("fixed_noise", fixed_noise_.cpu());
+  d.insert("best_fid", best_fid_);
+  d.insert("best_epoch", best_epoch_);
   NamedTensors rng;
   for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
   d.insert("rng", to_dict(rng));

@@ -63,6 +63,8 @@ class GanTrainer {
   int64_t batches_per_epoch() const;
   std::string running_status() const;
 
+  void evaluate_epoch(MetricRow& row);
+
   Config config_;
   std::filesystem::path run_dir_;
   c10::Device device_{c10::kCPU};
@@ -79,6 +81,10 @@ class GanTrainer {
   at::Tensor sum_loss_g_, sum_loss_d_, sum_d_real_, sum_d_fake_;  // on the device
   int64_t d_steps_ = 0, g_steps_ = 0, images_ = 0;
   double seconds_before_ = 0;  // time spent in this epoch before a resume
+  // Evaluation during training (eval_every): the best FID so far and its epoch.
+  double best_fid_ = -1;
+  int64_t best_epoch_ = 0;
+  std::shared_ptr<void> eval_state_;  // features of the real set and the extractor, made once
 };
 
 }  // namespace forgery

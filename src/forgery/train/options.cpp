@@ -39,6 +39,12 @@ std::vector<OptionSpec> recipe_option_specs(const std::string& recipe) {
         {"grid_nrow", OptionType::Int, int64_t{8}, "images per row in sample grids"},
         {"grid_padding", OptionType::Int, int64_t{2}, "pixels between images in sample grids"},
         {"final_samples", OptionType::Int, int64_t{10}, "single images saved after training (samples/final_NN.png)"},
+        {"eval_every", OptionType::Int, int64_t{0},
+         "every N epochs (and after the last) log eval metrics and keep checkpoints/best.pt by FID; 0: off"},
+        {"eval_n", OptionType::Int, int64_t{10000}, "images generated for each evaluation during training"},
+        {"eval_metrics", OptionType::String, std::string("fid,kid,pr,is,classes"), "metrics logged by eval_every"},
+        {"eval_classifier", OptionType::String, std::string(""),
+         "feature classifier for eval_every; empty: the dataset's cached one (trained once when missing)"},
     };
   throw UsageError("unknown recipe '" + recipe + "'");
 }
@@ -95,6 +101,8 @@ void validate_config(const Config& c) {
   for (const char* key : {"epochs", "batch_size", "k", "nz", "image_size", "channels", "width", "sample_size", "grid_nrow"})
     positive(key);
   if (c.get_int("checkpoint_every") < 0) throw UsageError("option checkpoint_every must be 0 or positive");
+  if (c.has("eval_every") && c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
+  if (c.has("eval_n") && c.get_int("eval_n") <= 0) throw UsageError("option eval_n must be positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");
   if (c.has("grid_padding") && c.get_int("grid_padding") < 0) throw UsageError("option grid_padding must not be negative");
   if (c.has("final_samples") && c.get_int("final_samples") < 0) throw UsageError("option final_samples must not be negative");
