@@ -14,6 +14,7 @@
 #include "forgery/core/runtime.h"
 #include "forgery/core/stop.h"
 #include "forgery/data/download.h"
+#include "forgery/data/idx.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
@@ -105,16 +106,31 @@ int run_sample(const SampleArgs& a) {
   nets.generator->to(device);
   nets.generator->eval();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
-  auto z = at::randn({a.n, nets.generator->latent_dim()}, gen).to(device);
   at::Tensor images;
   {
     torch::NoGradGuard no_grad;
-    images = to_unit_range(nets.generator->forward(z, at::Tensor())).cpu();
+    std::vector<at::Tensor> parts;
+    for (int64_t s = 0; s < a.n; s += 1000) {
+      auto z = at::randn({std::min<int64_t>(1000, a.n - s), nets.generator->latent_dim()}, gen).to(device);
+      parts.push_back(to_unit_range(nets.generator->forward(z, at::Tensor())).cpu());
+    }
+    images = torch::cat(parts);
   }
   if (!a.out.empty()) {
     int nrow = static_cast<int>(a.nrow > 0 ? a.nrow : config.get_int("grid_nrow"));
     write_png(a.out, make_grid(images, nrow, static_cast<int>(config.get_int("grid_padding"))));
     std::printf("wrote %s (%lld images)\n", a.out.c_str(), (long long)a.n);
+  }
+  if (!a.idx.empty()) {
+    if (images.size(1) != 1) throw UsageError("sample --idx: IDX files hold grey images; this model makes " +
+                                              std::to_string(images.size(1)) + " channels");
+    // The rounding of the PNG writers: x * 255 + 0.5, truncated.
+    auto bytes = images.mul(255).add_(0.5).clamp_(0, 255).to(torch::kUInt8).contiguous();
+    IdxArray idx{{bytes.size(0), bytes.size(2), bytes.size(3)},
+                 std::vector<uint8_t>(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel())};
+    auto encoded = encode_idx(idx);
+    atomic_write_file(a.idx, std::string(encoded.begin(), encoded.end()));
+    std::printf("wrote %s (%lld images)\n", a.idx.c_str(), (long long)a.n);
   }
   if (!a.single_dir.empty()) {
     fs::create_directories(a.single_dir);

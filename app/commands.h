@@ -15,7 +15,7 @@ struct ResumeArgs {
   int64_t epochs = 0, threads = -1;
 };
 struct SampleArgs {
-  std::string source, out, single_dir, device = "cpu";
+  std::string source, out, single_dir, idx, device = "cpu";
   int64_t n = 64, seed = 0, nrow = 0;
 };
 struct DownloadArgs {
@@ -29,7 +29,7 @@ struct EvalArgs {
 };
 struct ClassifierArgs {
   std::string data, out;
-  int64_t epochs = 4, seed = 0;
+  int64_t epochs = 5, seed = 0;
 };
 
 int run_train(const TrainArgs& args);

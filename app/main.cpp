@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   s->add_option("--seed", sample.seed, "noise seed");
   s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(CLI::PositiveNumber);
   s->add_option("--single", sample.single_dir, "also write each image to this folder");
+  s->add_option("--idx", sample.idx, "also write all images as one IDX file (MNIST format, 8-bit grey)");
   s->add_option("--device", sample.device, "cpu, cuda, cuda:N");
 
   DownloadArgs download;
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   ClassifierArgs classifier;
   auto* tc = e->add_subcommand("train-classifier", "Train the MNIST-family classifier used for features");
   tc->add_option("--data", classifier.data, "MNIST-format folder (default: the cache, downloaded when missing)");
-  tc->add_option("--epochs", classifier.epochs, "epochs (default 4)")->check(CLI::PositiveNumber);
+  tc->add_option("--epochs", classifier.epochs, "epochs (default 5)")->check(CLI::PositiveNumber);
   tc->add_option("--seed", classifier.seed, "seed");
   tc->add_option("--out", classifier.out, "file to write (default: the cache)");
 
@@ -88,7 +89,8 @@ int main(int argc, char** argv) {
     if (t->parsed()) return run_train(train);
     if (r->parsed()) return run_resume(resume);
     if (s->parsed()) {
-      if (sample.out.empty() && sample.single_dir.empty()) throw forgery::UsageError("sample: give --out FILE.png and/or --single DIR");
+      if (sample.out.empty() && sample.single_dir.empty() && sample.idx.empty())
+        throw forgery::UsageError("sample: give --out FILE.png, --single DIR and/or --idx FILE");
       return run_sample(sample);
     }
     if (dl->parsed()) return run_download(download);

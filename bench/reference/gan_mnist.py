@@ -53,6 +53,18 @@ class Discriminator(nn.Module):
         return self.main(x)
 
 
+def write_samples(generator, nz, device, n, path):
+    """n generated images as an MNIST-format IDX file (8-bit, save_image's rounding)."""
+    import struct
+    with torch.no_grad():
+        parts = [generator(torch.randn(min(1000, n - s), nz).to(device)).cpu() for s in range(0, n, 1000)]
+    images = ((torch.cat(parts) + 1) / 2).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).squeeze(1)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, images.shape[0], 28, 28))
+        f.write(images.numpy().tobytes())
+    os.replace(path + ".tmp", path)
+
+
 def mnist_root(data_dir, out):
     """torchvision wants ROOT/MNIST/raw/<files>; link the given files there."""
     raw = os.path.join(out, "torchvision-root", "MNIST", "raw")
@@ -72,6 +84,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: PyTorch's choice)")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--sample-epochs", default="", help="comma-separated epochs after which to write samples")
+    ap.add_argument("--samples", type=int, default=10000, help="images per sample file (IDX, 8-bit)")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -141,6 +155,8 @@ def main():
         generated_img = make_grid(generated_img)
         save_image(generated_img * 0.5 + 0.5, os.path.join(args.out, "img", f"gen_img{epoch}.png"))
         n_batches = idx + 1
+        if str(epoch + 1) in args.sample_epochs.split(","):
+            write_samples(generator, nz, device, args.samples, os.path.join(args.out, f"samples_epoch{epoch + 1}.idx"))
         print(json.dumps({"epoch": epoch + 1, "loss_g": float(loss_g) / n_batches, "loss_d": float(loss_d) / n_batches,
                           "seconds": seconds, "images_per_sec": len(train_dataset) / seconds}), flush=True)
     torch.save(generator.state_dict(), os.path.join(args.out, "generator.pt"))

@@ -70,9 +70,9 @@ ClassifierResult train_mnist_classifier(const std::filesystem::path& data_dir, c
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(o.lr));
   const int64_t n = train.size(), batches = (n + o.batch_size - 1) / o.batch_size;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    // The learning rate halves every epoch after the first.
+    // The learning rate falls by 0.6 every epoch after the first.
     for (auto& g : opt.param_groups())
-      static_cast<torch::optim::AdamOptions&>(g.options()).lr(o.lr * std::pow(0.5, epoch - 1));
+      static_cast<torch::optim::AdamOptions&>(g.options()).lr(o.lr * std::pow(0.6, epoch - 1));
     auto perm = torch::randperm(n, torch::kLong);
     ProgressBar bar("classifier epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), batches,
                     o.batch_size, o.progress);

@@ -31,7 +31,7 @@ class MnistClassifierImpl : public torch::nn::Module {
 TORCH_MODULE(MnistClassifier);
 
 struct ClassifierTraining {
-  int64_t epochs = 4, batch_size = 64, seed = 0;
+  int64_t epochs = 5, batch_size = 64, seed = 0;
   double lr = 1e-3;
   ProgressMode progress = ProgressMode::Auto;
 };

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""The seed's GAN trained by Forgery and by the chapter's Python program, evaluated by the same
+evaluator (Forgery's MNIST classifier features): FID, KID, precision/recall, IS, classes
+covered, for several epoch counts and seeds. Needs `scripts/setup --dev` and a build.
+
+    /usr/bin/python3 bench/quality_compare.py [--data ../shared/datasets/mnist] [--epochs 1,5] [--seeds 0,1,2]
+
+Both sides write 10,000 samples as 8-bit IDX files (the same rounding), evaluated with
+`forgery eval --real t10k --fake FILE`. Writes bench/results/quality.json, grids of 64 samples
+(seed 0) to docs/images/quality/, and prints the table for docs/quality.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+
+import torch
+import torchvision.utils as vutils
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORGERY = os.path.join(ROOT, "build", "forgery")
+KEYS = ["fid", "kid_mean", "precision", "recall", "is_mean", "classes_covered"]
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+def read_idx(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n, h, w = (int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
+    return torch.frombuffer(bytearray(data[16:]), dtype=torch.uint8).view(n, 1, h, w)
+
+
+def grid(idx_path, png_path):
+    images = read_idx(idx_path)[:64].float() / 255
+    vutils.save_image(vutils.make_grid(images, nrow=8, padding=2), png_path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
+    ap.add_argument("--epochs", default="1,5")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--n", type=int, default=10000)
+    args = ap.parse_args()
+    data = os.path.abspath(args.data)
+    epochs = [int(e) for e in args.epochs.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    last = max(epochs)
+    real = os.path.join(data, "t10k-images-idx3-ubyte.gz")
+    images_dir = os.path.join(ROOT, "docs", "images", "quality")
+    os.makedirs(images_dir, exist_ok=True)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            fdir = os.path.join(tmp, f"forgery-{seed}")
+            run([FORGERY, "train", "gan-mnist", "--data", data, "--epochs", str(last), "--out", fdir, "--threads", "2",
+                 "--set", f"seed={seed}", "--set", "checkpoint_every=1", "--set", "progress=off",
+                 "--set", "final_samples=0"])
+            pdir = os.path.join(tmp, f"python-{seed}")
+            run(["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "gan_mnist.py"), "--data", data,
+                 "--epochs", str(last), "--out", pdir, "--threads", "2", "--seed", str(seed),
+                 "--sample-epochs", args.epochs, "--samples", str(args.n)])
+            for e in epochs:
+                fidx = os.path.join(tmp, f"forgery-{seed}-{e}.idx")
+                run([FORGERY, "sample", os.path.join(fdir, "checkpoints", f"epoch_{e:04d}.pt"), "--n", str(args.n),
+                     "--seed", str(1000 + seed), "--idx", fidx])
+                for prog, idx in (("forgery", fidx), ("python", os.path.join(pdir, f"samples_epoch{e}.idx"))):
+                    report = os.path.join(tmp, f"{prog}-{seed}-{e}.json")
+                    run([FORGERY, "eval", "--real", real, "--fake", idx, "--data", data, "--out", report])
+                    with open(report) as f:
+                        rows.setdefault((prog, e), []).append(json.load(f)["metrics"])
+                    if seed == seeds[0]:
+                        grid(idx, os.path.join(images_dir, f"{prog}-epoch{e}.png"))
+                print(f"seed {seed} epoch {e}: " + "; ".join(
+                    f"{p} fid {rows[(p, e)][-1]['fid']:.2f}" for p in ("forgery", "python")), flush=True)
+    summary = {}
+    for (prog, e), ms in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        summary[f"{prog}@{e}"] = {k: {"mean": statistics.mean(m[k] for m in ms),
+                                      "std": statistics.pstdev(m[k] for m in ms),
+                                      "values": [m[k] for m in ms]} for k in KEYS}
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "quality.json"), "w") as f:
+        json.dump({"seeds": seeds, "epochs": epochs, "n": args.n, "results": summary}, f, indent=2)
+        f.write("\n")
+    print("\n| program | epochs | FID | KID x1000 | precision | recall | IS | classes covered |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key, s in summary.items():
+        prog, e = key.split("@")
+        cell = lambda k, scale=1, fmt=".2f": f"{s[k]['mean'] * scale:{fmt}} ± {s[k]['std'] * scale:{fmt}}"
+        print(f"| {prog} | {e} | {cell('fid')} | {cell('kid_mean', 1000)} | {cell('precision', 1, '.3f')} | "
+              f"{cell('recall', 1, '.3f')} | {cell('is_mean')} | {cell('classes_covered', 1, '.1f')} |")
+
+
+if __name__ == "__main__":
+    main()
