@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "forgery/core/fs.h"
+#include "forgery/data/idx.h"
 #include "forgery/io/image.h"
 #include "forgery/train/checkpoint.h"
 #include "test_util.h"
@@ -89,6 +90,11 @@ TEST_F(Cli, TrainSampleResume) {
   int singles = 0;
   for (auto& e : fs::directory_iterator(tmp_ / "singles")) singles += e.path().extension() == ".png";
   EXPECT_EQ(singles, 16);
+  // all images as one IDX file, readable as an image set
+  r = run_forgery("sample '" + run + "' --n 16 --seed 3 --idx s.idx", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  IdxArray idx = read_idx(tmp_ / "s.idx", 3);
+  EXPECT_EQ(idx.dims, (std::vector<int64_t>{16, 28, 28}));
   // the same seed gives the same images
   r = run_forgery("sample '" + run + "/checkpoints/last.pt' --n 16 --seed 3 --out grid2.png", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;

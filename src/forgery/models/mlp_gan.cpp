@@ -43,7 +43,8 @@ class MlpGenerator : public Generator {
 
 class MlpDiscriminator : public Discriminator {
  public:
-  MlpDiscriminator(int64_t channels, int64_t size, int64_t w, double slope, double dropout) : slope_(slope) {
+  MlpDiscriminator(int64_t channels, int64_t size, int64_t w, double slope, double dropout, std::string kernel)
+      : slope_(slope), kernel_(std::move(kernel)) {
     in_ = channels * size * size;
     using namespace torch::nn;
     auto act = [&]() { return LeakyReLU(LeakyReLUOptions().negative_slope(slope)); };
@@ -65,7 +66,9 @@ class MlpDiscriminator : public Discriminator {
     for (int i = 0; i < 3; ++i) {
       h = main_[3 * i]->as<torch::nn::Linear>()->forward(h);
       const auto* drop = main_[3 * i + 2]->as<FastDropout>();
-      h = leaky_relu_dropout(h, slope_, drop->p(), drop->is_training());
+      if (kernel_ == "torch") h = at::dropout(at::leaky_relu(h, slope_), drop->p(), drop->is_training());
+      else if (kernel_ == "hash") h = main_[3 * i + 2]->as<FastDropout>()->forward(at::leaky_relu(h, slope_));
+      else h = leaky_relu_dropout(h, slope_, drop->p(), drop->is_training());
     }
     return torch::sigmoid(main_[9]->as<torch::nn::Linear>()->forward(h));
   }
@@ -73,6 +76,7 @@ class MlpDiscriminator : public Discriminator {
  private:
   int64_t in_;
   double slope_;
+  std::string kernel_;
   torch::nn::Sequential main_{nullptr};
 };
 
@@ -89,6 +93,8 @@ ModelRegistrar mlp_gan({
          "base width: G has layers of width, 2x, 4x; D of 4x, 2x, width (256: the seed's)"},
         {"leaky_slope", OptionType::Float, 0.2, "LeakyReLU negative slope in both networks"},
         {"dropout", OptionType::Float, 0.3, "discriminator dropout probability"},
+        {"dropout_kernel", OptionType::String, std::string("fused"),
+         "fused (LeakyReLU+dropout in one pass, hashed masks) or torch (LibTorch's bernoulli_ dropout)"},
     },
     [](const Config& c) {
       GanNetworks nets;
@@ -97,7 +103,8 @@ ModelRegistrar mlp_gan({
                                                       c.get_float("leaky_slope"));
       nets.discriminator = std::make_shared<MlpDiscriminator>(c.get_int("channels"), c.get_int("image_size"),
                                                               c.get_int("width"), c.get_float("leaky_slope"),
-                                                              c.get_float("dropout"));
+                                                              c.get_float("dropout"),
+                                                              c.get_string("dropout_kernel"));
       return nets;
     },
 });

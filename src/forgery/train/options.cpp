@@ -113,6 +113,9 @@ void validate_config(const Config& c) {
       throw UsageError(std::string("option ") + key + " must be in [0, 1)");
   if (c.has("dropout") && !(c.get_float("dropout") >= 0 && c.get_float("dropout") < 1))
     throw UsageError("option dropout must be in [0, 1)");
+  if (c.has("dropout_kernel") && c.get_string("dropout_kernel") != "fused" && c.get_string("dropout_kernel") != "torch" &&
+      c.get_string("dropout_kernel") != "hash")
+    throw UsageError("option dropout_kernel '" + c.get_string("dropout_kernel") + "': fused, hash or torch");
   if (c.has("loss") && c.get_string("loss") != "bce")
     throw UsageError("option loss '" + c.get_string("loss") + "': supported: bce");
   const auto& ds = c.get_string("dataset");
