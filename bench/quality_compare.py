@@ -6,7 +6,7 @@ covered, for several epoch counts and seeds. Needs `scripts/setup --dev` and a b
     /usr/bin/python3 bench/quality_compare.py [--data ../shared/datasets/mnist] [--epochs 1,5] [--seeds 0,1,2]
 
 Both sides write 10,000 samples as 8-bit IDX files (the same rounding), evaluated with
-`forgery eval --real t10k --fake FILE`. Writes bench/results/quality.json, grids of 64 samples
+`forgery eval --real t10k --fake FILE`. Writes bench/results/quality[-TAG].json, grids of 64 samples
 (seed 0) to docs/images/quality/, and prints the table for docs/quality.md.
 """
 import argparse
@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--epochs", default="1,5")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--tag", default="", help="results go to bench/results/quality-TAG.json")
     args = ap.parse_args()
     data = os.path.abspath(args.data)
     epochs = [int(e) for e in args.epochs.split(",")]
@@ -87,7 +88,8 @@ def main():
                                       "std": statistics.pstdev(m[k] for m in ms),
                                       "values": [m[k] for m in ms]} for k in KEYS}
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "quality.json"), "w") as f:
+    name = f"quality-{args.tag}.json" if args.tag else "quality.json"
+    with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
         json.dump({"seeds": seeds, "epochs": epochs, "n": args.n, "results": summary}, f, indent=2)
         f.write("\n")
     print("\n| program | epochs | FID | KID x1000 | precision | recall | IS | classes covered |")
