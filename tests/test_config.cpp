@@ -13,12 +13,7 @@ using test::TempDir;
 
 template <class F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return test::error_message(std::forward<F>(f));
 }
 
 TEST(Config, GanMnistPresetIsTheSeedsProgram) {

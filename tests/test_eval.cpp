@@ -71,14 +71,7 @@ TEST(Eval, ClassHistogramAndCoverage) {
 }
 
 TEST(Eval, BadFeaturesGetClearErrors) {
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  auto message = [](auto&& f) { return test::error_message(f); };
   auto nan = torch::randn({50, 4});
   nan[3][2] = NAN;
   EXPECT_NE(message([&] { feature_stats(nan, "fake features"); }).find("NaN"), std::string::npos);
@@ -218,14 +211,7 @@ TEST(EvalTorchScript, FeaturesMatchPyTorchsPreprocessingAndNetwork) {
 }
 
 TEST(EvalTorchScript, BadNetworksAreNamed) {
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  auto message = [](auto&& f) { return test::error_message(f); };
   std::string msg = message([] { torchscript_features(test::fixture("py_nested.pt")); });
   EXPECT_NE(msg.find("not a TorchScript network"), std::string::npos) << msg;
   msg = message([] { torchscript_features(test::fixture("absent.pt")); });

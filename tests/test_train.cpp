@@ -209,14 +209,7 @@ TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
 
 TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
   fs::path dir = run("run", config(1));
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
+  auto message = [](auto&& f) { return test::error_message(f); };
   // truncated
   auto bytes = test::read_bytes(dir / "checkpoints/last.pt");
   bytes.resize(bytes.size() / 3);

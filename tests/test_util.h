@@ -13,11 +13,23 @@
 #include <random>
 #include <string>
 
+#include "forgery/core/error.h"
 #include "forgery/data/idx.h"
 
 namespace forgery::test {
 
 namespace fs = std::filesystem;
+
+// The message of the forgery::Error that `f` throws, or "(no error)".
+template <class F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline fs::path fixture(const std::string& name) { return fs::path(FORGERY_FIXTURES) / name; }
 

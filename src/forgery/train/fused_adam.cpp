@@ -6,20 +6,11 @@
 #include <sstream>
 #include <type_traits>
 
+#include "forgery/train/optimizer_state_key.h"
+
 namespace forgery {
 
 namespace {
-template <class Map>
-typename Map::key_type state_key(const at::Tensor& p) {
-  using Key = typename Map::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream o;
-    o << static_cast<const void*>(p.unsafeGetTensorImpl());
-    return o.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
 
 // The same operations, in the same order, as LibTorch's and PyTorch's single-tensor Adam.
 // Square root and division make it compute-bound at SSE2 width: clones for AVX2 and AVX-512
@@ -71,7 +62,7 @@ void adam_step(torch::optim::Adam& opt) {
     const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto key = state_key<Map>(p);
+      auto key = optimizer_state_key<Map>(p);
       auto it = states.find(key);
       if (it == states.end()) {
         auto s = std::make_unique<torch::optim::AdamParamState>();

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "forgery/core/error.h"
+#include "forgery/train/optimizer_state_key.h"
 
 namespace forgery {
 
@@ -57,28 +58,13 @@ void load_module_state(torch::nn::Module& module, const NamedTensors& state, con
                 (unexpected.empty() ? "" : "\n  unexpected: " + unexpected) + problems);
 }
 
-namespace {
-// LibTorch 1.13 keys optimiser state by the text of the parameter's TensorImpl address,
-// 2.x by the address itself.
-template <class Map>
-typename Map::key_type state_key(const at::Tensor& p) {
-  using Key = typename Map::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream o;
-    o << static_cast<const void*>(p.unsafeGetTensorImpl());
-    return o.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
-}  // namespace
 
 NamedTensors adam_state(torch::optim::Adam& optimizer, const torch::nn::Module& module) {
   using Map = std::decay_t<decltype(optimizer.state())>;
   NamedTensors out;
   auto& states = optimizer.state();
   for (const auto& p : module.named_parameters(true)) {
-    auto it = states.find(state_key<Map>(p.value()));
+    auto it = states.find(optimizer_state_key<Map>(p.value()));
     if (it == states.end()) continue;  // not stepped yet
     auto& s = static_cast<torch::optim::AdamParamState&>(*it->second);
     out.emplace_back(p.key() + ".exp_avg", s.exp_avg());
@@ -105,7 +91,7 @@ void load_adam_state(torch::optim::Adam& optimizer, const torch::nn::Module& mod
     s->step(c->second.item<int64_t>());
     s->exp_avg(a->second.to(p.value().device()).clone());
     s->exp_avg_sq(b->second.to(p.value().device()).clone());
-    states[state_key<Map>(p.value())] = std::move(s);
+    states[optimizer_state_key<Map>(p.value())] = std::move(s);
   }
 }
 
