@@ -26,10 +26,10 @@
 namespace forgery {
 
 namespace {
-char epoch_name[32];
-const char* epoch_file(const char* prefix, int64_t epoch, const char* ext) {
-  std::snprintf(epoch_name, sizeof epoch_name, "%s%04lld%s", prefix, static_cast<long long>(epoch), ext);
-  return epoch_name;
+std::string epoch_file(const char* prefix, int64_t epoch, const char* ext) {
+  char name[64];
+  std::snprintf(name, sizeof name, "%s%04lld%s", prefix, static_cast<long long>(epoch), ext);
+  return name;
 }
 }  // namespace
 
