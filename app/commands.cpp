@@ -24,6 +24,7 @@
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/gan_trainer.h"
 #include "forgery/train/options.h"
+#include "forgery/train/sampling.h"
 #include "forgery/train/state.h"
 
 namespace forgery::app {
@@ -93,6 +94,33 @@ int run_resume(const ResumeArgs& a) {
   return trainer.train();
 }
 
+namespace {
+// A class by number, or by name when the checkpoint records the data's class names.
+int64_t parse_class_label(const std::string& text, const Checkpoint& ck, int64_t classes) {
+  std::vector<std::string> names;
+  if (ck.has("class_names")) {
+    std::string all = ck.get_string("class_names");
+    for (size_t start = 0; start < all.size();) {
+      size_t end = all.find('\n', start);
+      names.push_back(all.substr(start, end == std::string::npos ? std::string::npos : end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == text) return static_cast<int64_t>(i);
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 0 || v >= classes) {
+    std::string known;
+    for (const auto& nm : names) known += (known.empty() ? "" : ", ") + nm;
+    throw UsageError("sample --label " + text + ": expected a class between 0 and " + std::to_string(classes - 1) +
+                     (known.empty() ? std::string() : ", a class name (" + known + ")") + " or all");
+  }
+  return v;
+}
+}  // namespace
+
 int run_sample(const SampleArgs& a) {
   fs::path source = a.source;
   Checkpoint ck = Checkpoint::read(Checkpoint::locate(source));
@@ -105,21 +133,26 @@ int run_sample(const SampleArgs& a) {
   auto device = select_device(a.device);
   nets.generator->to(device);
   nets.generator->eval();
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
-  at::Tensor images;
-  {
-    torch::NoGradGuard no_grad;
-    std::vector<at::Tensor> parts;
-    for (int64_t s = 0; s < a.n; s += 1000) {
-      auto z = at::randn({std::min<int64_t>(1000, a.n - s), nets.generator->latent_dim()}, gen).to(device);
-      parts.push_back(to_unit_range(nets.generator->forward(z, at::Tensor())).cpu());
+  const int64_t classes = nets.generator->num_classes();
+  int nrow = static_cast<int>(a.nrow > 0 ? a.nrow : config.get_int("grid_nrow"));
+  int64_t n = a.n;
+  at::Tensor labels;
+  if (classes == 0) {
+    if (!a.label.empty()) throw UsageError("sample --label: model " + info.name + " is not conditional");
+  } else if (a.label.empty() || a.label == "all") {
+    if (a.label == "all") {
+      if (a.n_given) throw UsageError("sample --label all: the grid has one row of --nrow images per class; drop --n");
+      n = classes * nrow;
     }
-    images = torch::cat(parts);
+    labels = row_labels(n, nrow, classes);
+  } else {
+    labels = at::full({n}, parse_class_label(a.label, ck, classes), at::kLong);
   }
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
+  at::Tensor images = to_unit_range(generate_images(*nets.generator, n, gen, device, labels));
   if (!a.out.empty()) {
-    int nrow = static_cast<int>(a.nrow > 0 ? a.nrow : config.get_int("grid_nrow"));
     write_png(a.out, make_grid(images, nrow, static_cast<int>(config.get_int("grid_padding"))));
-    std::printf("wrote %s (%lld images)\n", a.out.c_str(), (long long)a.n);
+    std::printf("wrote %s (%lld images)\n", a.out.c_str(), (long long)n);
   }
   if (!a.idx.empty()) {
     if (images.size(1) != 1) throw UsageError("sample --idx: IDX files hold grey images; this model makes " +
@@ -130,16 +163,16 @@ int run_sample(const SampleArgs& a) {
                  std::vector<uint8_t>(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel())};
     auto encoded = encode_idx(idx);
     atomic_write_file(a.idx, std::string(encoded.begin(), encoded.end()));
-    std::printf("wrote %s (%lld images)\n", a.idx.c_str(), (long long)a.n);
+    std::printf("wrote %s (%lld images)\n", a.idx.c_str(), (long long)n);
   }
   if (!a.single_dir.empty()) {
     fs::create_directories(a.single_dir);
-    for (int64_t i = 0; i < a.n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "%05lld.png", (long long)i);
       write_png(fs::path(a.single_dir) / name, tensor_to_image(images[i]));
     }
-    std::printf("wrote %lld images to %s\n", (long long)a.n, a.single_dir.c_str());
+    std::printf("wrote %lld images to %s\n", (long long)n, a.single_dir.c_str());
   }
   return 0;
 }
@@ -209,18 +242,22 @@ int run_eval(const EvalArgs& a) {
     GanNetworks nets = info.make_gan(config);
     load_module_state(*nets.generator, ck.get_tensors("generator"), "checkpoint " + file.string());
     nets.generator->eval();
+    if (config.get_string("dataset") == "folder")
+      throw UsageError("eval " + a.source + ": this run was trained on an image folder; write samples with forgery sample " +
+                       a.source + " --single DIR, then compare them with forgery eval --real REAL_PNG_DIR --fake DIR "
+                       "--features FILE.pt");
     data_dir = resolve_dataset_dir(config.get_string("dataset"), a.data.empty() ? config.get_string("data_dir") : a.data);
     real = ImageSet{load_mnist_family(data_dir, false, torch::kCPU).images, (data_dir / "t10k").string()};
     auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
-    std::vector<at::Tensor> parts;
-    {
-      torch::NoGradGuard no_grad;
-      for (int64_t s = 0; s < a.n; s += 1000) {
-        auto z = at::randn({std::min<int64_t>(1000, a.n - s), nets.generator->latent_dim()}, gen);
-        parts.push_back(nets.generator->forward(z, at::Tensor()));
-      }
+    at::Tensor requested = cycled_labels(a.n, nets.generator->num_classes());
+    if (requested.defined()) {
+      options.requested_labels = requested;
+      if (a.metrics.empty()) options.metrics.push_back("accuracy");
     }
-    fake = ImageSet{torch::cat(parts), "generated by " + file.string()};
+    // The MNIST classifier sees 28x28 grey images: other sizes (DCGAN's 64x64) are resized.
+    at::Tensor generated = generate_images(*nets.generator, a.n, gen, torch::kCPU, requested);
+    if (a.features.empty()) generated = fit_images(generated, 1, 28);
+    fake = ImageSet{generated, "generated by " + file.string()};
     check_same_shape(real, fake);
     fs::path run_dir = fs::is_directory(a.source) ? fs::path(a.source)
                        : file.parent_path().filename() == "checkpoints" ? file.parent_path().parent_path()

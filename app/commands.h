@@ -15,8 +15,9 @@ struct ResumeArgs {
   int64_t epochs = 0, threads = -1;
 };
 struct SampleArgs {
-  std::string source, out, single_dir, idx, device = "cpu";
+  std::string source, out, single_dir, idx, device = "cpu", label;
   int64_t n = 64, seed = 0, nrow = 0;
+  bool n_given = false;
 };
 struct DownloadArgs {
   std::string dataset, dir;

@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   s->add_option("--single", sample.single_dir, "also write each image to this folder");
   s->add_option("--idx", sample.idx, "also write all images as one IDX file (MNIST format, 8-bit grey)");
   s->add_option("--device", sample.device, "cpu, cuda, cuda:N");
+  s->add_option("--label", sample.label,
+                "conditional models: the class to generate (number or class name), or 'all' for a grid with one "
+                "row of --nrow images per class");
 
   DownloadArgs download;
   auto* d = app.add_subcommand("data", "Datasets");
@@ -91,6 +94,7 @@ int main(int argc, char** argv) {
     if (s->parsed()) {
       if (sample.out.empty() && sample.single_dir.empty() && sample.idx.empty())
         throw forgery::UsageError("sample: give --out FILE.png, --single DIR and/or --idx FILE");
+      sample.n_given = s->get_option("--n")->count() > 0;
       return run_sample(sample);
     }
     if (dl->parsed()) return run_download(download);

@@ -4,6 +4,10 @@ evaluator (Forgery's MNIST classifier features): FID, KID, precision/recall, IS,
 covered, for several epoch counts and seeds. Needs `scripts/setup --dev` and a build.
 
     /usr/bin/python3 bench/quality_compare.py [--data ../shared/datasets/mnist] [--epochs 1,5] [--seeds 0,1,2]
+        [--threads 2] [--arm NAME:KEY=VALUE[,KEY=VALUE...]]...
+
+Each --arm adds a Forgery variant trained with those --set options (e.g.
+`--arm forgery-torch:dropout_kernel=torch`), beside the default arms `forgery` and `python`.
 
 Both sides write 10,000 samples as 8-bit IDX files (the same rounding), evaluated with
 `forgery eval --real t10k --fake FILE`. Writes bench/results/quality[-TAG].json, grids of 64 samples
@@ -20,7 +24,7 @@ import torch
 import torchvision.utils as vutils
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FORGERY = os.path.join(ROOT, "build", "forgery")
+FORGERY = os.environ.get("FORGERY_BIN", os.path.join(ROOT, "build", "forgery"))
 KEYS = ["fid", "kid_mean", "precision", "recall", "is_mean", "classes_covered"]
 
 
@@ -50,7 +54,16 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--tag", default="", help="results go to bench/results/quality-TAG.json")
+    ap.add_argument("--threads", type=int, default=2, help="threads for every training run")
+    ap.add_argument("--arm", action="append", default=[],
+                    help="extra Forgery arm NAME:KEY=VALUE[,KEY=VALUE...] (options passed with --set)")
     args = ap.parse_args()
+    arms = {"forgery": []}
+    for spec in args.arm:
+        name, _, sets = spec.partition(":")
+        if not name or name in ("forgery", "python") or name in arms:
+            raise SystemExit(f"--arm {spec!r}: needs a new name before ':'")
+        arms[name] = [kv for kv in sets.split(",") if kv]
     data = os.path.abspath(args.data)
     epochs = [int(e) for e in args.epochs.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -61,19 +74,27 @@ def main():
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            fdir = os.path.join(tmp, f"forgery-{seed}")
-            run([FORGERY, "train", "gan-mnist", "--data", data, "--epochs", str(last), "--out", fdir, "--threads", "2",
-                 "--set", f"seed={seed}", "--set", "checkpoint_every=1", "--set", "progress=off",
-                 "--set", "final_samples=0"])
+            for arm, sets in arms.items():
+                fdir = os.path.join(tmp, f"{arm}-{seed}")
+                cmd = [FORGERY, "train", "gan-mnist", "--data", data, "--epochs", str(last), "--out", fdir,
+                       "--threads", str(args.threads), "--set", f"seed={seed}", "--set", "checkpoint_every=1",
+                       "--set", "progress=off", "--set", "final_samples=0"]
+                for kv in sets:
+                    cmd += ["--set", kv]
+                run(cmd)
             pdir = os.path.join(tmp, f"python-{seed}")
             run(["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "gan_mnist.py"), "--data", data,
-                 "--epochs", str(last), "--out", pdir, "--threads", "2", "--seed", str(seed),
+                 "--epochs", str(last), "--out", pdir, "--threads", str(args.threads), "--seed", str(seed),
                  "--sample-epochs", args.epochs, "--samples", str(args.n)])
             for e in epochs:
-                fidx = os.path.join(tmp, f"forgery-{seed}-{e}.idx")
-                run([FORGERY, "sample", os.path.join(fdir, "checkpoints", f"epoch_{e:04d}.pt"), "--n", str(args.n),
-                     "--seed", str(1000 + seed), "--idx", fidx])
-                for prog, idx in (("forgery", fidx), ("python", os.path.join(pdir, f"samples_epoch{e}.idx"))):
+                sets = []
+                for arm in arms:
+                    idx = os.path.join(tmp, f"{arm}-{seed}-{e}.idx")
+                    run([FORGERY, "sample", os.path.join(tmp, f"{arm}-{seed}", "checkpoints", f"epoch_{e:04d}.pt"),
+                         "--n", str(args.n), "--seed", str(1000 + seed), "--idx", idx])
+                    sets.append((arm, idx))
+                sets.append(("python", os.path.join(pdir, f"samples_epoch{e}.idx")))
+                for prog, idx in sets:
                     report = os.path.join(tmp, f"{prog}-{seed}-{e}.json")
                     run([FORGERY, "eval", "--real", real, "--fake", idx, "--data", data, "--out", report])
                     with open(report) as f:
@@ -81,7 +102,7 @@ def main():
                     if seed == seeds[0]:
                         grid(idx, os.path.join(images_dir, f"{prog}-epoch{e}.png"))
                 print(f"seed {seed} epoch {e}: " + "; ".join(
-                    f"{p} fid {rows[(p, e)][-1]['fid']:.2f}" for p in ("forgery", "python")), flush=True)
+                    f"{p} fid {rows[(p, e)][-1]['fid']:.2f}" for p, _ in sets), flush=True)
     summary = {}
     for (prog, e), ms in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         summary[f"{prog}@{e}"] = {k: {"mean": statistics.mean(m[k] for m in ms),
@@ -90,7 +111,8 @@ def main():
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     name = f"quality-{args.tag}.json" if args.tag else "quality.json"
     with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
-        json.dump({"seeds": seeds, "epochs": epochs, "n": args.n, "results": summary}, f, indent=2)
+        json.dump({"seeds": seeds, "epochs": epochs, "n": args.n, "threads": args.threads,
+                   "arms": {a: v for a, v in arms.items()}, "results": summary}, f, indent=2)
         f.write("\n")
     print("\n| program | epochs | FID | KID x1000 | precision | recall | IS | classes covered |")
     print("|---|---|---|---|---|---|---|---|")

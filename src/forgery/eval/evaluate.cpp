@@ -162,7 +162,7 @@ std::unique_ptr<FeatureExtractor> mnist_classifier_features(const fs::path& file
 }
 
 const std::vector<std::string>& metric_names() {
-  static const std::vector<std::string> names = {"fid", "kid", "pr", "is", "classes"};
+  static const std::vector<std::string> names = {"fid", "kid", "pr", "is", "classes", "accuracy"};
   return names;
 }
 
@@ -175,7 +175,7 @@ std::vector<std::string> parse_metric_list(const std::string& text) {
     if (!name.empty()) {
       const auto& known = metric_names();
       if (std::find(known.begin(), known.end(), name) == known.end())
-        throw UsageError("--metrics: unknown metric '" + name + "' (known: fid, kid, pr, is, classes)");
+        throw UsageError("--metrics: unknown metric '" + name + "' (known: fid, kid, pr, is, classes, accuracy)");
       out.push_back(name);
     }
     if (comma == std::string::npos) break;
@@ -199,8 +199,16 @@ MetricResults compute_metrics(const Extracted& real, const Extracted& fake, cons
       auto pr = precision_recall(real.features, fake.features, 3);
       r.emplace_back("precision", pr.precision);
       r.emplace_back("recall", pr.recall);
-    } else if ((m == "is" || m == "classes") && !fake.probs.defined()) {
+    } else if ((m == "is" || m == "classes" || m == "accuracy") && !fake.probs.defined()) {
       throw UsageError("--metrics " + m + " needs class probabilities: use the MNIST classifier, not --features");
+    } else if (m == "accuracy") {
+      if (!o.requested_labels.defined())
+        throw UsageError("--metrics accuracy needs a conditional model's samples (the classes they were asked for)");
+      if (o.requested_labels.size(0) != fake.probs.size(0))
+        throw Error("accuracy: " + std::to_string(o.requested_labels.size(0)) + " requested labels for " +
+                    std::to_string(fake.probs.size(0)) + " images");
+      auto hit = fake.probs.argmax(1).cpu().eq(o.requested_labels.cpu().to(torch::kLong));
+      r.emplace_back("accuracy", hit.to(torch::kDouble).mean().item<double>());
     } else if (m == "is") {
       auto s = inception_score(fake.probs, std::min<int64_t>(10, fake.probs.size(0)));
       r.emplace_back("is_mean", s.mean);

@@ -40,7 +40,8 @@ std::unique_ptr<FeatureExtractor> mnist_classifier_features(const std::filesyste
 // It gives no class probabilities (is and classes need the MNIST classifier).
 std::unique_ptr<FeatureExtractor> torchscript_features(const std::filesystem::path& file);
 
-// Metric names: fid, kid, pr, is, classes.
+// Metric names: fid, kid, pr, is, classes, accuracy (conditional models: how often the
+// classifier finds the class each image was generated for).
 const std::vector<std::string>& metric_names();
 std::vector<std::string> parse_metric_list(const std::string& comma_separated);
 
@@ -49,6 +50,7 @@ struct EvalOptions {
   std::vector<std::string> metrics = {"fid", "kid", "pr", "is", "classes"};
   uint64_t seed = 0;
   int64_t kid_subsets = 100, kid_subset_size = 1000;
+  at::Tensor requested_labels;  // [N] classes the fake images were generated for (accuracy)
 };
 MetricResults compute_metrics(const Extracted& real, const Extracted& fake, const EvalOptions& options);
 

@@ -17,6 +17,11 @@ bool png_supported();
 void write_png(const std::filesystem::path& path, const Image& image);
 Image read_png(const std::filesystem::path& path);
 
+bool jpeg_supported();
+Image read_jpeg(const std::filesystem::path& path);  // grey stays grey, colour becomes RGB
+// A JPEG or PNG file, recognised by its first bytes; errors name the file and the problem.
+Image read_image(const std::filesystem::path& path);
+
 bool gif_supported();
 // An animated GIF of equally sized frames that loops forever.
 void write_gif(const std::filesystem::path& path, const std::vector<Image>& frames,

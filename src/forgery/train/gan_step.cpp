@@ -19,7 +19,7 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
   const int64_t b = real.size(0);
   auto opts = real.options();
   auto ones = at::ones({b, 1}, opts), zeros = at::zeros({b, 1}, opts);
-  auto both_labels = labels.defined() ? at::cat({labels, labels}) : labels;
+  auto both_labels = labels.defined() && !D.uses_batch_statistics() ? at::cat({labels, labels}) : labels;
   GanStepStats stats;
   stats.loss_d = at::zeros({}, opts);
   stats.d_real = at::zeros({}, opts);
@@ -31,10 +31,17 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
       fake = G.forward(z, labels);
     }
     clear_grads(opt_d);
-    // Real and fake in one forward pass: per sample the same as two calls (D has no batch
-    // statistics here), with GEMMs twice as tall.
-    auto out = D.forward(at::cat({real, fake}), both_labels);
-    auto out_real = out.narrow(0, 0, b), out_fake = out.narrow(0, b, b);
+    at::Tensor out_real, out_fake;
+    if (D.uses_batch_statistics()) {
+      out_real = D.forward(real, labels);
+      out_fake = D.forward(fake, labels);
+    } else {
+      // Real and fake in one forward pass: per sample the same as two calls (D has no batch
+      // statistics), with GEMMs twice as tall.
+      auto out = D.forward(at::cat({real, fake}), both_labels);
+      out_real = out.narrow(0, 0, b);
+      out_fake = out.narrow(0, b, b);
+    }
     auto loss_d = F::binary_cross_entropy(out_real, ones) + F::binary_cross_entropy(out_fake, zeros);
     loss_d.backward();
     adam_step(opt_d);

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "forgery/core/runtime.h"
 #include "forgery/core/stop.h"
 #include "forgery/data/mnist.h"
+#include "forgery/data/tensor_dataset.h"
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
 #include "forgery/io/grid.h"
@@ -21,6 +23,7 @@
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/gan_step.h"
+#include "forgery/train/sampling.h"
 #include "forgery/train/state.h"
 
 namespace forgery {
@@ -55,6 +58,10 @@ void GanTrainer::build() {
   };
   opt_g_ = adam(*nets_.generator, config_.get_float("lr_g"));
   opt_d_ = adam(*nets_.discriminator, config_.get_float("lr_d"));
+  num_classes_ = nets_.generator->num_classes();
+  // A conditional model's grid shows one class per row.
+  if (num_classes_ > 0)
+    fixed_labels_ = row_labels(config_.get_int("sample_size"), config_.get_int("grid_nrow"), num_classes_).to(device_);
   auto zero = [&]() { return at::zeros({}, at::TensorOptions().device(device_)); };
   sum_loss_g_ = zero(); sum_loss_d_ = zero(); sum_d_real_ = zero(); sum_d_fake_ = zero();
 }
@@ -135,24 +142,41 @@ void GanTrainer::init_from(const std::vector<fs::path>& files) {
 }
 
 void GanTrainer::load_data() {
-  if (dataset_) return;
-  fs::path dir = resolve_dataset_dir(config_.get_string("dataset"), config_.get_string("data_dir"));
-  dataset_ = load_mnist_family(dir, /*train=*/true, device_);
-  const int64_t c = config_.get_int("channels"), s = config_.get_int("image_size");
-  if (dataset_->images.size(1) != c || dataset_->images.size(2) != s || dataset_->images.size(3) != s)
-    throw Error("data in " + dir.string() + " holds " + std::to_string(dataset_->images.size(1)) + "x" +
-                std::to_string(dataset_->images.size(2)) + "x" + std::to_string(dataset_->images.size(3)) +
-                " images; the model expects " + std::to_string(c) + "x" + std::to_string(s) + "x" + std::to_string(s));
+  if (data_) return;
+  ImageDataOptions o;
+  o.size = config_.get_int("image_size");
+  o.channels = config_.get_int("channels");
+  const int64_t classes = config_.has("num_classes") ? config_.get_int("num_classes") : 0;
+  o.need_classes = classes > 0;
+  o.skip_bad = config_.get_bool("skip_bad_images");
+  o.threads = std::max(1, at::get_num_threads());
+  o.progress = parse_progress_mode(config_.get_string("progress"));
+  const std::string& dataset = config_.get_string("dataset");
+  fs::path dir;
+  if (dataset == "folder") {
+    dir = config_.get_string("data_dir");
+    data_ = load_image_folder(dir, o, device_);
+  } else {
+    dir = resolve_dataset_dir(dataset, config_.get_string("data_dir"));
+    data_ = load_mnist_images(dir, /*train=*/true, o, device_);
+  }
+  if (classes > 0 && static_cast<int64_t>(data_->classes.size()) != classes) {
+    std::string names;
+    for (const auto& c : data_->classes) names += (names.empty() ? "" : ", ") + c;
+    throw Error("the data in " + dir.string() + " has " + std::to_string(data_->classes.size()) + " classes (" + names +
+                "); the model has num_classes = " + std::to_string(classes) + " (set num_classes=" +
+                std::to_string(data_->classes.size()) + ")");
+  }
 }
 
 int64_t GanTrainer::batches_per_epoch() const {
-  const int64_t n = dataset_->size(), b = config_.get_int("batch_size");
+  const int64_t n = data_->size(), b = config_.get_int("batch_size");
   return config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
 }
 
 void GanTrainer::begin_epoch() {
   // Drawn from the CPU generator whatever the device, so CPU and CUDA runs see the same order.
-  permutation_ = at::randperm(dataset_->size(), at::TensorOptions().dtype(at::kLong)).to(device_);
+  permutation_ = at::randperm(data_->size(), at::TensorOptions().dtype(at::kLong)).to(device_);
   batch_ = 0;
   for (auto* t : {&sum_loss_g_, &sum_loss_d_, &sum_d_real_, &sum_d_fake_}) t->zero_();
   d_steps_ = g_steps_ = images_ = 0;
@@ -189,8 +213,9 @@ int GanTrainer::train() {
   const int64_t epochs = config_.get_int("epochs");
   const int64_t bs = config_.get_int("batch_size");
   const int64_t nb = batches_per_epoch();
-  if (nb == 0) throw Error("the dataset has " + std::to_string(dataset_->size()) + " images, fewer than one batch of " + std::to_string(bs) + " with drop_last");
+  if (nb == 0) throw Error("the dataset has " + std::to_string(data_->size()) + " images, fewer than one batch of " + std::to_string(bs) + " with drop_last");
   const auto mode = parse_progress_mode(config_.get_string("progress"));
+  const bool hflip = config_.get_bool("hflip");
   fs::create_directories(run_dir_ / "samples");
   fs::create_directories(run_dir_ / "checkpoints");
   fs::create_directories(run_dir_ / "weights");
@@ -206,9 +231,9 @@ int GanTrainer::train() {
     bar.set_status_source([this] { return running_status(); });
     auto t0 = std::chrono::steady_clock::now();
     while (batch_ < nb) {
-      const int64_t start = batch_ * bs, len = std::min(bs, dataset_->size() - start);
+      const int64_t start = batch_ * bs, len = std::min(bs, data_->size() - start);
       auto idx = permutation_.narrow(0, start, len);
-      train_step(dataset_->images.index_select(0, idx), at::Tensor());
+      train_step(make_batch(*data_, idx, hflip), num_classes_ > 0 ? data_->labels.index_select(0, idx) : at::Tensor());
       ++batch_;
       ++global_step_;
       bar.update(batch_, images_);
@@ -306,20 +331,18 @@ void GanTrainer::evaluate_epoch(MetricRow& row) {
   // random stream is untouched.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 3);
   const int64_t n = config_.get_int("eval_n");
-  std::vector<at::Tensor> parts;
-  {
-    torch::NoGradGuard no_grad;
-    nets_.generator->eval();
-    for (int64_t s = 0; s < n; s += 1000) {
-      auto z = at::randn({std::min<int64_t>(1000, n - s), nets_.generator->latent_dim()}, gen).to(device_);
-      parts.push_back(nets_.generator->forward(z, fixed_labels_).cpu());
-    }
-    nets_.generator->train();
-  }
-  Extracted fake = st.extractor->extract(ImageSet{at::cat(parts), "generated"}, ProgressMode::Off);
+  at::Tensor requested = cycled_labels(n, num_classes_);
+  // Images of another size (DCGAN's 64x64) are resized to the classifier's 28x28.
+  at::Tensor images = fit_images(generate_images(*nets_.generator, n, gen, device_, requested), 1, 28);
+  Extracted fake = st.extractor->extract(ImageSet{images, "generated"}, ProgressMode::Off);
   EvalOptions options;
   options.metrics = parse_metric_list(config_.get_string("eval_metrics"));
   options.seed = static_cast<uint64_t>(config_.get_int("seed"));
+  if (num_classes_ > 0) {
+    options.requested_labels = requested;
+    if (std::find(options.metrics.begin(), options.metrics.end(), "accuracy") == options.metrics.end())
+      options.metrics.push_back("accuracy");
+  }
   std::string line;
   for (const auto& [k, v] : compute_metrics(st.real, fake, options)) {
     if (k.rfind("class_", 0) == 0) continue;
@@ -369,11 +392,7 @@ void GanTrainer::write_final_artifacts() {
   const int64_t n = config_.get_int("final_samples");
   if (n > 0 && png_supported()) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 2);
-    auto z = at::randn({n, G.latent_dim()}, gen).to(device_);
-    torch::NoGradGuard no_grad;
-    G.eval();
-    auto images = to_unit_range(G.forward(z, at::Tensor())).cpu();
-    G.train();
+    auto images = to_unit_range(generate_images(G, n, gen, device_, cycled_labels(n, num_classes_)));
     for (int64_t i = 0; i < n; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "final_%02lld.png", (long long)i);
@@ -424,6 +443,11 @@ void GanTrainer::save_checkpoint(const fs::path& path) {
   d.insert("optimizer_d", to_dict(adam_state(*opt_d_, *nets_.discriminator)));
   d.insert("fixed_noise", fixed_noise_.cpu());
   d.insert("best_fid", best_fid_);
+  if (data_ && !data_->classes.empty() && num_classes_ > 0) {
+    std::string names;  // so that `forgery sample --label NAME` works
+    for (const auto& c : data_->classes) names += (names.empty() ? "" : "\n") + c;
+    d.insert("class_names", names);
+  }
   d.insert("best_epoch", best_epoch_);
   NamedTensors rng;
   for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "forgery/core/config.h"
-#include "forgery/data/tensor_dataset.h"
+#include "forgery/data/image_data.h"
 #include "forgery/io/metrics.h"
 #include "forgery/models/gan_networks.h"
 
@@ -33,8 +33,8 @@ class GanTrainer {
   void init_from(const std::vector<std::filesystem::path>& files);
   // Loads (and checks) the configured dataset now; train() does it when not done before.
   void load_data();
-  // Uses this dataset instead of loading the configured one (tests, benchmarks).
-  void set_dataset(TensorDataset dataset) { dataset_ = std::move(dataset); }
+  // Uses these images instead of loading the configured data (tests, benchmarks).
+  void set_data(ImageData data) { data_ = std::move(data); }
 
   // Trains up to config epochs. Returns 0 when done, 128+signal when stopped by a signal
   // (after saving a checkpoint from which `forgery resume` continues exactly).
@@ -70,7 +70,8 @@ class GanTrainer {
   c10::Device device_{c10::kCPU};
   GanNetworks nets_;
   std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
-  std::optional<TensorDataset> dataset_;
+  std::optional<ImageData> data_;
+  int64_t num_classes_ = 0;  // conditional models: classes asked of G and D
   MetricsLog metrics_;
   at::Tensor fixed_noise_, fixed_labels_;
 

@@ -11,9 +11,13 @@ namespace forgery {
 std::vector<OptionSpec> common_option_specs() {
   return {
       {"model", OptionType::String, std::string("mlp-gan"), "network architecture (forgery models lists them)"},
-      {"dataset", OptionType::String, std::string("mnist"), "training data: mnist or fashion-mnist"},
+      {"dataset", OptionType::String, std::string("mnist"),
+       "training data: mnist, fashion-mnist, or folder (every JPEG/PNG below data_dir)"},
       {"data_dir", OptionType::String, std::string(""),
-       "folder with the dataset's files; empty: the cache folder, downloaded when missing"},
+       "folder with the dataset's files; empty: the cache folder, downloaded when missing (mnist, fashion-mnist)"},
+      {"hflip", OptionType::Bool, false, "mirror each training image left-right with probability 1/2"},
+      {"skip_bad_images", OptionType::Bool, false,
+       "folder data: skip unreadable images (reported with a count) instead of stopping"},
       {"epochs", OptionType::Int, int64_t{200}, "total number of epochs"},
       {"batch_size", OptionType::Int, int64_t{512}, "images per batch"},
       {"drop_last", OptionType::Bool, false, "drop the last partial batch of each epoch"},
@@ -119,8 +123,15 @@ void validate_config(const Config& c) {
   if (c.has("loss") && c.get_string("loss") != "bce")
     throw UsageError("option loss '" + c.get_string("loss") + "': supported: bce");
   const auto& ds = c.get_string("dataset");
-  if (ds != "mnist" && ds != "fashion-mnist")
-    throw UsageError("option dataset '" + ds + "': supported: mnist, fashion-mnist");
+  if (ds != "mnist" && ds != "fashion-mnist" && ds != "folder")
+    throw UsageError("option dataset '" + ds + "': supported: mnist, fashion-mnist, folder");
+  if (ds == "folder" && c.get_string("data_dir").empty())
+    throw UsageError("option dataset 'folder' needs data_dir (or --data DIR): the folder of images");
+  if (ds == "folder" && c.has("eval_every") && c.get_int("eval_every") > 0)
+    throw UsageError("option eval_every works with the MNIST family only (its classifier gives the features); "
+                     "evaluate folder models with forgery eval --real DIR --fake DIR --features FILE.pt");
+  if (c.has("num_classes") && c.get_int("num_classes") < 2) throw UsageError("option num_classes must be 2 or more");
+  for (const char* key : {"ngf", "ndf"}) positive(key);
   parse_progress_mode(c.get_string("progress"));
   if (c.has("channels") && c.get_int("channels") != 1 && c.get_int("channels") != 3)
     throw UsageError("option channels must be 1 or 3");

@@ -1,0 +1,53 @@
+#include "forgery/train/sampling.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "forgery/core/error.h"
+
+namespace forgery {
+
+at::Tensor cycled_labels(int64_t n, int64_t classes) {
+  if (classes <= 0) return {};
+  return at::arange(n, at::kLong).remainder(classes);
+}
+
+at::Tensor row_labels(int64_t n, int64_t nrow, int64_t classes) {
+  if (classes <= 0) return {};
+  return at::arange(n, at::kLong).div(nrow, "floor").remainder(classes);
+}
+
+at::Tensor generate_images(Generator& G, int64_t n, at::Generator noise, const c10::Device& device,
+                           const at::Tensor& labels) {
+  if (G.num_classes() > 0) {
+    if (!labels.defined() || labels.size(0) != n) throw Error("a conditional generator needs one label per image");
+    if (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= G.num_classes())
+      throw UsageError("labels must be between 0 and " + std::to_string(G.num_classes() - 1));
+  }
+  torch::NoGradGuard no_grad;
+  const bool was_training = G.is_training();
+  G.eval();
+  std::vector<at::Tensor> parts;
+  for (int64_t s = 0; s < n; s += 1000) {
+    const int64_t len = std::min<int64_t>(1000, n - s);
+    auto z = at::randn({len, G.latent_dim()}, noise).to(device);
+    at::Tensor l = G.num_classes() > 0 ? labels.narrow(0, s, len).to(device) : at::Tensor();
+    parts.push_back(G.forward(z, l).cpu());
+  }
+  G.train(was_training);
+  return at::cat(parts);
+}
+
+at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size) {
+  at::Tensor x = images.to(at::kFloat);
+  if (x.size(1) != channels) {
+    if (channels == 1) x = x.mean(1, /*keepdim=*/true);
+    else if (x.size(1) == 1) x = x.expand({x.size(0), channels, x.size(2), x.size(3)});
+    else throw Error("cannot convert " + std::to_string(x.size(1)) + "-channel images to " + std::to_string(channels));
+  }
+  if (x.size(2) != size || x.size(3) != size)
+    x = at::_upsample_bilinear2d_aa(x, {size, size}, /*align_corners=*/false, c10::nullopt, c10::nullopt).clamp_(-1, 1);
+  return x.contiguous();
+}
+
+}  // namespace forgery

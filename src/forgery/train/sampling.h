@@ -1,0 +1,26 @@
+#pragma once
+// Generating images from a trained generator: in batches, without gradients, with requested
+// classes for conditional models; and fitting them to an evaluator's input size.
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include "forgery/models/gan_networks.h"
+
+namespace forgery {
+
+// Labels 0, 1, ..., classes-1, 0, 1, ... for n images (undefined when classes is 0).
+at::Tensor cycled_labels(int64_t n, int64_t classes);
+// Each of `rows` rows of `nrow` images shows one class: row r has label r % classes.
+at::Tensor row_labels(int64_t n, int64_t nrow, int64_t classes);
+
+// n images as [n, C, H, W] floats in [-1, 1] on the CPU, from noise drawn from `noise` (on the
+// CPU, so every device gives the same images), in eval mode; `labels` (on the CPU) for
+// conditional generators. The generator's training mode is restored.
+at::Tensor generate_images(Generator& G, int64_t n, at::Generator noise, const c10::Device& device,
+                           const at::Tensor& labels);
+
+// Images resized (antialiased bilinear) to size x size and converted to `channels` (grey is
+// the channel mean), for an evaluator with a fixed input such as the 28x28 MNIST classifier.
+at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size);
+
+}  // namespace forgery

@@ -1,0 +1,172 @@
+// Golden tests for DCGAN, the conditional DCGAN and the MLP cGAN: numbers computed by the
+// PyTorch reference (tests/fixtures/make_fixtures.py with bench/reference/dcgan.py).
+#include <torch/torch.h>
+
+#include "forgery/core/rng.h"
+#include "forgery/io/torch_file.h"
+#include "forgery/models/registry.h"
+#include "forgery/train/gan_step.h"
+#include "forgery/train/options.h"
+#include "forgery/train/state.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+struct Case {
+  std::string name, preset, model;
+  std::vector<std::string> sets;
+  double beta1;
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"dcgan64", "dcgan-mnist", "dcgan", {"nz=8", "ngf=4", "ndf=4", "channels=1", "image_size=64"}, 0.5},
+      {"dcgan32", "dcgan-mnist", "dcgan", {"nz=8", "ngf=4", "ndf=4", "channels=3", "image_size=32"}, 0.5},
+      {"cdcgan32", "cdcgan-mnist", "cdcgan", {"nz=8", "ngf=4", "ndf=4", "channels=1", "image_size=32", "num_classes=3"}, 0.5},
+      {"mlpcgan", "cgan-mnist", "mlp-cgan", {"nz=16", "width=8", "image_size=7", "num_classes=3", "dropout=0"}, 0.9},
+  };
+  return all;
+}
+
+class GoldenModels : public ::testing::TestWithParam<Case> {
+ protected:
+  static void SetUpTestSuite() {
+    at::set_num_threads(1);
+    fx_ = new c10::impl::GenericDict(load_torch_file(test::fixture("golden_models.pt")).toGenericDict());
+  }
+  static void TearDownTestSuite() { delete fx_; }
+  static at::Tensor get(const std::string& key) {
+    auto it = fx_->find(c10::IValue(key));
+    if (it == fx_->end()) throw std::runtime_error("fixture lacks " + key);
+    return it->value().toTensor();
+  }
+  static bool has(const std::string& key) { return fx_->find(c10::IValue(key)) != fx_->end(); }
+  static NamedTensors state(const std::string& prefix) {
+    NamedTensors out;
+    for (const auto& e : *fx_) {
+      const std::string k = e.key().toStringRef();
+      if (k.rfind(prefix, 0) == 0) out.emplace_back(k.substr(prefix.size()), e.value().toTensor());
+    }
+    return out;
+  }
+  // The Python networks' state (parameters and BatchNorm buffers) in Forgery's model.
+  GanNetworks networks(const Case& c) {
+    Config config = build_config(c.preset, c.sets);
+    EXPECT_EQ(config.get_string("model"), c.model);
+    GanNetworks nets = find_model(c.model).make_gan(config);
+    load_module_state(*nets.generator, state(c.name + ".state_g."), "G");
+    load_module_state(*nets.discriminator, state(c.name + ".state_d."), "D");
+    return nets;
+  }
+  static void expect_close(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+    ASSERT_EQ(got.sizes(), want.sizes()) << what;
+    auto g = got.to(torch::kDouble), w = want.to(torch::kDouble);
+    auto diff = (g - w).abs();
+    // 1e-4 relative with a floor of 1e-6: convolutions sum in another order than Python's
+    // only where the library picks another algorithm; BatchNorm on 3-4 images amplifies it.
+    auto tol = w.abs() * 1e-4 + 1e-6;
+    EXPECT_TRUE((diff <= tol).all().item<bool>())
+        << what << ": max abs diff " << diff.max().item<double>() << " max rel "
+        << (diff / (w.abs() + 1e-12)).max().item<double>();
+  }
+  at::Tensor labels(const Case& c) { return has(c.name + ".labels") ? get(c.name + ".labels") : at::Tensor(); }
+  static c10::impl::GenericDict* fx_;
+};
+c10::impl::GenericDict* GoldenModels::fx_ = nullptr;
+
+TEST_P(GoldenModels, OutputsInTrainingAndEvalModeArePyTorchs) {
+  const Case& c = GetParam();
+  GanNetworks nets = networks(c);
+  torch::NoGradGuard no_grad;
+  expect_close(nets.generator->forward(get(c.name + ".z_d"), labels(c)), get(c.name + ".g_out_train"), "G train");
+  expect_close(nets.discriminator->forward(get(c.name + ".real"), labels(c)), get(c.name + ".d_out_train"), "D train");
+  nets.generator->eval();
+  nets.discriminator->eval();
+  expect_close(nets.generator->forward(get(c.name + ".z_d"), labels(c)), get(c.name + ".g_out_eval"), "G eval");
+  expect_close(nets.discriminator->forward(get(c.name + ".real"), labels(c)), get(c.name + ".d_out_eval"), "D eval");
+}
+
+TEST_P(GoldenModels, TwoRecipeStepsMatchLossesGradientsAdamAndRunningStats) {
+  const Case& c = GetParam();
+  GanNetworks nets = networks(c);
+  auto& G = *nets.generator;
+  auto& D = *nets.discriminator;
+  auto adam = [&](torch::nn::Module& m) {
+    return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(0.0002).betas({c.beta1, 0.999}));
+  };
+  auto opt_g = adam(G), opt_d = adam(D);
+  const std::string s1 = c.name + ".s1.", s2 = c.name + ".s2.";
+  auto st = gan_step(G, D, opt_g, opt_d, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, get(c.name + ".z_g"));
+  expect_close(st.loss_d, get(s1 + "loss_d"), "loss_d");
+  expect_close(st.loss_g, get(s1 + "loss_g"), "loss_g");
+  expect_close(st.d_real, get(s1 + "d_real"), "mean D(x)");
+  expect_close(st.d_fake, get(s1 + "d_fake"), "mean D(G(z))");
+  for (const auto& p : D.named_parameters()) expect_close(p.value().grad(), get(s1 + "grad_d." + p.key()), "D grad " + p.key());
+  for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), get(s1 + "grad_g." + p.key()), "G grad " + p.key());
+  for (const auto& [k, t] : module_state(D)) expect_close(t, get(s1 + "after_d." + k), "D after step 1: " + k);
+  for (const auto& [k, t] : module_state(G)) expect_close(t, get(s1 + "after_g." + k), "G after step 1: " + k);
+  gan_step(G, D, opt_g, opt_d, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, get(c.name + ".z_g2"));
+  for (const auto& [k, t] : module_state(D)) expect_close(t, get(s2 + "after_d." + k), "D after step 2: " + k);
+  for (const auto& [k, t] : module_state(G)) expect_close(t, get(s2 + "after_g." + k), "G after step 2: " + k);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, GoldenModels, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+TEST(GoldenModelsInit, DcganSeededInitialisationIsTheTutorials) {
+  // torch.manual_seed(0); G = Generator(); G.apply(weights_init); D = ...; D.apply(...)
+  auto fx = load_torch_file(test::fixture("golden_models.pt")).toGenericDict();
+  seed_everything(0);
+  GanNetworks nets = find_model("dcgan").make_gan(build_config("dcgan-mnist", {"channels=3"}));
+  int checked = 0;
+  for (auto [tag, net] : {std::pair<std::string, torch::nn::Module*>{"g", nets.generator.get()}, {"d", nets.discriminator.get()}}) {
+    for (const auto& p : net->named_parameters()) {
+      auto want = fx.at("init." + tag + "." + p.key()).toTensor();
+      auto flat = p.value().detach().to(torch::kDouble).flatten();
+      auto got = torch::cat({flat.sum().view(1), flat.pow(2).sum().view(1), flat.narrow(0, 0, std::min<int64_t>(5, flat.numel())),
+                             flat.narrow(0, flat.numel() - 1, 1)});
+      EXPECT_TRUE(torch::allclose(got, want, 1e-6, 1e-9)) << tag << "." << p.key() << "\n" << got << "\n" << want;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 13 + 11);  // G: 5 convolutions, 4 BatchNorms; D: 5 and 3
+}
+
+TEST(GoldenModelsInit, PythonDcganStateDictWithBatchNormBuffersLoads) {
+  auto sd = load_state_dict(test::fixture("py_dcgan_generator_state_dict.pt"));
+  GanNetworks nets = find_model("dcgan").make_gan(
+      build_config("dcgan-mnist", {"nz=8", "ngf=4", "ndf=4", "channels=3", "image_size=32"}));
+  load_module_state(*nets.generator, sd, "py_dcgan_generator_state_dict.pt");
+  bool saw_tracked = false;
+  for (const auto& [k, t] : module_state(*nets.generator))
+    if (k.find("num_batches_tracked") != std::string::npos) saw_tracked = t.scalar_type() == torch::kLong;
+  EXPECT_TRUE(saw_tracked);
+  // A DCGAN state_dict does not fit another size.
+  GanNetworks other = find_model("dcgan").make_gan(build_config("dcgan-mnist", {"nz=8", "ngf=4", "ndf=4", "channels=3"}));
+  std::string msg = test::error_message([&] { load_module_state(*other.generator, sd, "py_dcgan_generator_state_dict.pt"); });
+  EXPECT_NE(msg.find("py_dcgan_generator_state_dict.pt does not fit"), std::string::npos) << msg;
+}
+
+TEST(ModelOptions, DcganRejectsSizesThatAreNotPowersOfTwo) {
+  Config c = build_config("dcgan-mnist", {"image_size=48"});
+  try {
+    find_model("dcgan").make_gan(c);
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("image_size 48"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(build_config("cgan-mnist", {"num_classes=1"}), UsageError);
+  EXPECT_THROW(build_config("dcgan-mnist", {"ngf=0"}), UsageError);
+}
+
+TEST(ModelOptions, ConditionalModelsNeedLabelsInRange) {
+  GanNetworks nets = find_model("mlp-cgan").make_gan(build_config("cgan-mnist", {"width=8"}));
+  EXPECT_EQ(nets.generator->num_classes(), 10);
+  EXPECT_THROW(nets.generator->forward(torch::randn({2, 128}), at::Tensor()), Error);
+  auto out = nets.generator->forward(torch::randn({2, 128}), torch::tensor({3, 9}, torch::kLong));
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+}
+
+}  // namespace
+}  // namespace forgery
