@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "forgery/core/fs.h"
@@ -106,6 +107,69 @@ TEST_F(Cli, TrainSampleResume) {
   r = run_forgery("resume '" + run + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("already done 2 of 2"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {
+  // Two classes of 16x16 colour PNGs in sub-folders (the ImageFolder layout), one image of
+  // another size (resized), one corrupt file skipped with skip_bad_images.
+  std::mt19937 rng(4);
+  for (const char* cls : {"circles", "squares"}) {
+    fs::create_directories(tmp_ / "folder" / cls);
+    for (int i = 0; i < 40; ++i) {
+      Image img;
+      img.width = img.height = (i == 0 ? 24 : 16);
+      img.channels = 3;
+      img.pixels.resize(static_cast<size_t>(img.width) * img.height * 3);
+      for (auto& p : img.pixels) p = static_cast<uint8_t>(rng() % 256);
+      write_png(tmp_ / "folder" / cls / ("img" + std::to_string(i) + ".png"), img);
+    }
+  }
+  std::ofstream(tmp_ / "folder" / "squares" / "broken.png") << "\x89PNG\r\n\x1a\ncut";
+  std::string run = (tmp_ / "crun").string();
+  std::string common = "train cdcgan-mnist --epochs 1 --set dataset=folder --set channels=3 --set image_size=16 "
+                       "--set num_classes=2 --set ngf=4 --set ndf=4 --set batch_size=32 --set progress=off "
+                       "--set sample_size=8 --set grid_nrow=4 --data '" + (tmp_ / "folder").string() + "'";
+  auto r = run_forgery(common + " --out '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("broken.png"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(run));  // nothing written before the data is known to be good
+  r = run_forgery(common + " --set skip_bad_images=true --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped 1 unreadable image of 81"), std::string::npos) << r.err;
+  EXPECT_EQ(Checkpoint::read(tmp_ / "crun/checkpoints/last.pt").get_string("class_names"), "circles\nsquares");
+  // --label by name or number, --label all: one row per class.
+  r = run_forgery("sample '" + run + "' --n 6 --label squares --out sq.png", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("sample '" + run + "' --n 6 --label 1 --out one.png", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "sq.png").pixels, read_png(tmp_ / "one.png").pixels);
+  r = run_forgery("sample '" + run + "' --n 6 --label 0 --out zero.png", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_png(tmp_ / "zero.png").pixels, read_png(tmp_ / "one.png").pixels);
+  r = run_forgery("sample '" + run + "' --label all --nrow 5 --out all.png", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Image all = read_png(tmp_ / "all.png");
+  EXPECT_EQ(all.width, 5 * 16 + 6 * 2);
+  EXPECT_EQ(all.height, 2 * 16 + 3 * 2);
+  EXPECT_EQ(all.channels, 3);
+  r = run_forgery("sample '" + run + "' --label 2 --out x.png", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("between 0 and 1, a class name (circles, squares)"), std::string::npos) << r.err;
+  r = run_forgery("sample '" + run + "' --label all --n 4 --out x.png", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  // An unconditional model has no labels.
+  r = run_forgery("train gan-mnist --epochs 1 --set width=8 --set progress=off " + data() + " --out u", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("sample u --label 3 --out x.png", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not conditional"), std::string::npos) << r.err;
+  // A folder with a single class cannot train a conditional model.
+  fs::create_directories(tmp_ / "single" / "only");
+  fs::copy_file(tmp_ / "folder" / "circles" / "img1.png", tmp_ / "single" / "only" / "a.png");
+  r = run_forgery("train cdcgan-mnist --set dataset=folder --set num_classes=2 --set image_size=16 --data '" +
+                  (tmp_ / "single").string() + "' --out one", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("1 class sub-folder (only); a conditional model needs at least two"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, CorruptCheckpointIsNamedOnResumeAndSample) {

@@ -1,0 +1,77 @@
+// Images per second of DCGAN training steps (Forgery's real gan_step on the registered dcgan or
+// cdcgan networks, random data) on the CPU or a GPU. bench/dcgan_speed.py runs it against the
+// same DCGAN in Python (bench/reference/dcgan.py).
+//
+//   build/bench/dcgan_step [--size 64] [--batch 128] [--steps 30] [--warmup 3] [--threads 2]
+//                          [--classes 0] [--device cpu|cuda] [--channels-last 0|1]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "forgery/models/registry.h"
+#include "forgery/train/gan_step.h"
+#include "forgery/train/options.h"
+
+int main(int argc, char** argv) {
+  int64_t size = 64, batch = 128, steps = 30, warmup = 3, threads = 2, classes = 0, channels_last = 0;
+  std::string device = "cpu";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    std::string v = argv[i + 1];
+    if (a == "--size") size = std::stoll(v);
+    else if (a == "--batch") batch = std::stoll(v);
+    else if (a == "--steps") steps = std::stoll(v);
+    else if (a == "--warmup") warmup = std::stoll(v);
+    else if (a == "--threads") threads = std::stoll(v);
+    else if (a == "--classes") classes = std::stoll(v);
+    else if (a == "--device") device = v;
+    else if (a == "--channels-last") channels_last = std::stoll(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  at::set_num_threads(static_cast<int>(threads));
+  torch::manual_seed(0);
+  const std::string model = classes > 0 ? "cdcgan" : "dcgan";
+  std::vector<std::string> sets = {"model=" + model, "channels=1", "image_size=" + std::to_string(size)};
+  if (classes > 0) sets.push_back("num_classes=" + std::to_string(classes));
+  auto config = forgery::build_config("dcgan-mnist", sets);
+  auto nets = forgery::find_model(model).make_gan(config);
+  torch::Device dev(device);
+  nets.generator->to(dev);
+  nets.discriminator->to(dev);
+  auto fmt = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  if (channels_last) {
+    for (auto& p : nets.generator->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(fmt));
+    for (auto& p : nets.discriminator->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(fmt));
+  }
+  auto adam = [](torch::nn::Module& m) {
+    return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+  };
+  auto opt_g = adam(*nets.generator), opt_d = adam(*nets.discriminator);
+  auto opts = torch::TensorOptions().device(dev);
+  auto real = (torch::rand({batch, 1, size, size}, opts) * 2 - 1).contiguous(fmt);
+  auto labels = classes > 0 ? torch::randint(0, classes, {batch}, opts.dtype(torch::kLong)) : at::Tensor();
+  auto step = [&] {
+    forgery::gan_step(*nets.generator, *nets.discriminator, opt_g, opt_d, real, labels,
+                      {torch::randn({batch, 100}, opts)}, torch::randn({batch, 100}, opts));
+  };
+  auto sync = [&] {
+    if (dev.is_cuda()) torch::cuda::synchronize();
+  };
+  for (int64_t i = 0; i < warmup; ++i) step();
+  sync();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  sync();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("{\"program\": \"forgery\", \"size\": %lld, \"batch\": %lld, \"steps\": %lld, \"threads\": %d, "
+              "\"seconds\": %.4f, \"images_per_sec\": %.2f}\n",
+              (long long)size, (long long)batch, (long long)steps, at::get_num_threads(), secs, steps * batch / secs);
+  return 0;
+}
