@@ -322,7 +322,7 @@ void GanTrainer::evaluate_epoch(MetricRow& row) {
     }
     auto state = std::make_shared<EvalState>();
     state->extractor = mnist_classifier_features(cls);
-    ImageSet real{load_mnist_family(data_dir, false, c10::Device(c10::kCPU)).images, (data_dir / "t10k").string()};
+    ImageSet real{mnist_eval_images(data_dir, config_.get_int("image_size")), (data_dir / "t10k").string()};
     state->real = real_features_cached(*state->extractor, real, ProgressMode::Off);
     eval_state_ = state;
   }

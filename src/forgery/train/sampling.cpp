@@ -4,6 +4,8 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "forgery/core/error.h"
+#include "forgery/data/image_data.h"
+#include "forgery/data/tensor_dataset.h"
 
 namespace forgery {
 
@@ -48,6 +50,17 @@ at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size) 
   if (x.size(2) != size || x.size(3) != size)
     x = at::_upsample_bilinear2d_aa(x, {size, size}, /*align_corners=*/false, c10::nullopt, c10::nullopt).clamp_(-1, 1);
   return x.contiguous();
+}
+
+at::Tensor mnist_eval_images(const std::filesystem::path& dir, int64_t model_size) {
+  if (model_size == 28) return load_mnist_family(dir, /*train=*/false, c10::Device(c10::kCPU)).images;
+  ImageDataOptions o;
+  o.size = model_size;
+  o.channels = 1;
+  o.threads = std::max(1, at::get_num_threads());
+  o.progress = ProgressMode::Off;
+  ImageData d = load_mnist_images(dir, /*train=*/false, o, c10::Device(c10::kCPU));
+  return fit_images(normalize_bytes(d.pixels), 1, 28);
 }
 
 }  // namespace forgery

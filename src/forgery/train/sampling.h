@@ -4,6 +4,8 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
+#include <filesystem>
+
 #include "forgery/models/gan_networks.h"
 
 namespace forgery {
@@ -22,5 +24,10 @@ at::Tensor generate_images(Generator& G, int64_t n, at::Generator noise, const c
 // Images resized (antialiased bilinear) to size x size and converted to `channels` (grey is
 // the channel mean), for an evaluator with a fixed input such as the 28x28 MNIST classifier.
 at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size);
+
+// The MNIST-family test images as the evaluator should compare them with a model's samples:
+// for a model of another size (DCGAN's 32 or 64), resized to that size as for training and
+// fitted back to 28x28 like the samples, so that the resizing itself costs no FID.
+at::Tensor mnist_eval_images(const std::filesystem::path& dir, int64_t model_size);
 
 }  // namespace forgery
