@@ -117,7 +117,8 @@ def load_mnist_resized(data_dir, size):
     os.makedirs(raw)
     for f in os.listdir(data_dir):
         os.symlink(os.path.abspath(os.path.join(data_dir, f)), os.path.join(raw, f))
-    ds = datasets.MNIST(root=root, train=True, download=False)
+    # download=True finds the linked .gz files (md5-checked) and only unpacks them.
+    ds = datasets.MNIST(root=root, train=True, download=True)
     resize = transforms.Resize(size)
     import numpy as np
     images = np.stack([np.asarray(resize(Image.fromarray(x.numpy(), mode="L"))) for x in ds.data])
