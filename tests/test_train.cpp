@@ -45,6 +45,14 @@ class Train : public ::testing::Test {
     EXPECT_EQ(t.train(), 0);
     return dir;
   }
+  // Continues the run in `dir` from its last checkpoint up to `epochs`.
+  static void resume(const fs::path& dir, int64_t epochs, int64_t expect_done) {
+    Checkpoint ck = Checkpoint::read(Checkpoint::locate(dir));
+    GanTrainer t(ck.config({{"epochs", std::to_string(epochs)}}), dir);
+    t.restore(ck);
+    EXPECT_EQ(t.epochs_done(), expect_done);
+    EXPECT_EQ(t.train(), 0);
+  }
   static NamedTensors weights(const fs::path& run, const std::string& net) {
     return load_state_dict(run / "weights" / (net + ".pt"));
   }
@@ -155,13 +163,7 @@ TEST_F(Train, DropLastDropsThePartialBatch) {
 TEST_F(Train, ResumeAtAnEpochBoundaryIsExact) {
   fs::path straight = run("straight", config(2));
   fs::path split = run("split", config(1));
-  {
-    Checkpoint ck = Checkpoint::read(Checkpoint::locate(split));
-    GanTrainer t(ck.config({{"epochs", "2"}}), split);
-    t.restore(ck);
-    EXPECT_EQ(t.epochs_done(), 1);
-    EXPECT_EQ(t.train(), 0);
-  }
+  resume(split, 2, 1);
   expect_same(weights(straight, "generator"), weights(split, "generator"));
   expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
   auto a = Checkpoint::read(straight / "checkpoints/last.pt"), b = Checkpoint::read(split / "checkpoints/last.pt");
@@ -312,12 +314,7 @@ TEST_F(Train, DcganRunsAndResumesExactlyWithFlips) {
   };
   fs::path straight = run("straight", dc(2));
   fs::path split = run("split", dc(1));
-  {
-    Checkpoint ck = Checkpoint::read(Checkpoint::locate(split));
-    GanTrainer t(ck.config({{"epochs", "2"}}), split);
-    t.restore(ck);
-    EXPECT_EQ(t.train(), 0);
-  }
+  resume(split, 2, 1);
   auto g = weights(straight, "generator");
   expect_same(g, weights(split, "generator"));
   expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
