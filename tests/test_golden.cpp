@@ -10,6 +10,7 @@
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
 #include "forgery/train/state.h"
+#include "golden_fixture.h"
 #include "test_util.h"
 
 namespace forgery {
@@ -17,15 +18,10 @@ namespace {
 
 class Golden : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    at::set_num_threads(1);
-    fx_ = new c10::impl::GenericDict(load_torch_file(test::fixture("golden_gan_step.pt")).toGenericDict());
-  }
-  static void TearDownTestSuite() { delete fx_; }
+  static void SetUpTestSuite() { at::set_num_threads(1); }
   static at::Tensor get(const std::string& key) {
-    auto it = fx_->find(c10::IValue(key));
-    if (it == fx_->end()) throw std::runtime_error("fixture lacks " + key);
-    return it->value().toTensor();
+    static const test::GoldenFile fx("golden_gan_step.pt");
+    return fx.get(key);
   }
   // The fixture's small networks (width 8, nz 16, 7x7), dropout off, from Python's state_dicts.
   static GanNetworks networks() {
@@ -35,18 +31,11 @@ class Golden : public ::testing::Test {
     load_module_state(*nets.discriminator, load_state_dict(test::fixture("py_discriminator_state_dict.pt")), "D");
     return nets;
   }
+  // 1e-5 relative, with an absolute floor for values near zero.
   static void expect_close(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
-    ASSERT_EQ(got.sizes(), want.sizes()) << what;
-    // 1e-5 relative, with an absolute floor for values near zero.
-    auto diff = (got - want).abs();
-    auto tol = want.abs() * 1e-5 + 1e-7;
-    EXPECT_TRUE((diff <= tol).all().item<bool>())
-        << what << ": max abs diff " << diff.max().item<double>() << " max rel "
-        << (diff / (want.abs() + 1e-12)).max().item<double>();
+    test::expect_close(got, want, what, 1e-5, 1e-7);
   }
-  static c10::impl::GenericDict* fx_;
 };
-c10::impl::GenericDict* Golden::fx_ = nullptr;
 
 TEST_F(Golden, PythonStateDictGivesPythonsOutputs) {
   GanNetworks nets = networks();

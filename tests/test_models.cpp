@@ -8,6 +8,7 @@
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
 #include "forgery/train/state.h"
+#include "golden_fixture.h"
 #include "test_util.h"
 
 namespace forgery {
@@ -31,25 +32,14 @@ const std::vector<Case>& cases() {
 
 class GoldenModels : public ::testing::TestWithParam<Case> {
  protected:
-  static void SetUpTestSuite() {
-    at::set_num_threads(1);
-    fx_ = new c10::impl::GenericDict(load_torch_file(test::fixture("golden_models.pt")).toGenericDict());
+  static void SetUpTestSuite() { at::set_num_threads(1); }
+  static const test::GoldenFile& fx() {
+    static const test::GoldenFile file("golden_models.pt");
+    return file;
   }
-  static void TearDownTestSuite() { delete fx_; }
-  static at::Tensor get(const std::string& key) {
-    auto it = fx_->find(c10::IValue(key));
-    if (it == fx_->end()) throw std::runtime_error("fixture lacks " + key);
-    return it->value().toTensor();
-  }
-  static bool has(const std::string& key) { return fx_->find(c10::IValue(key)) != fx_->end(); }
-  static NamedTensors state(const std::string& prefix) {
-    NamedTensors out;
-    for (const auto& e : *fx_) {
-      const std::string k = e.key().toStringRef();
-      if (k.rfind(prefix, 0) == 0) out.emplace_back(k.substr(prefix.size()), e.value().toTensor());
-    }
-    return out;
-  }
+  static at::Tensor get(const std::string& key) { return fx().get(key); }
+  static bool has(const std::string& key) { return fx().has(key); }
+  static NamedTensors state(const std::string& prefix) { return fx().with_prefix(prefix); }
   // The Python networks' state (parameters and BatchNorm buffers) in Forgery's model.
   GanNetworks networks(const Case& c) {
     Config config = build_config(c.preset, c.sets);
@@ -59,21 +49,13 @@ class GoldenModels : public ::testing::TestWithParam<Case> {
     load_module_state(*nets.discriminator, state(c.name + ".state_d."), "D");
     return nets;
   }
+  // 1e-4 relative with a floor of 1e-6: convolutions sum in another order than Python's
+  // only where the library picks another algorithm; BatchNorm on 3-4 images amplifies it.
   static void expect_close(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
-    ASSERT_EQ(got.sizes(), want.sizes()) << what;
-    auto g = got.to(torch::kDouble), w = want.to(torch::kDouble);
-    auto diff = (g - w).abs();
-    // 1e-4 relative with a floor of 1e-6: convolutions sum in another order than Python's
-    // only where the library picks another algorithm; BatchNorm on 3-4 images amplifies it.
-    auto tol = w.abs() * 1e-4 + 1e-6;
-    EXPECT_TRUE((diff <= tol).all().item<bool>())
-        << what << ": max abs diff " << diff.max().item<double>() << " max rel "
-        << (diff / (w.abs() + 1e-12)).max().item<double>();
+    test::expect_close(got, want, what, 1e-4, 1e-6);
   }
   at::Tensor labels(const Case& c) { return has(c.name + ".labels") ? get(c.name + ".labels") : at::Tensor(); }
-  static c10::impl::GenericDict* fx_;
 };
-c10::impl::GenericDict* GoldenModels::fx_ = nullptr;
 
 TEST_P(GoldenModels, OutputsInTrainingAndEvalModeArePyTorchs) {
   const Case& c = GetParam();
@@ -116,13 +98,13 @@ INSTANTIATE_TEST_SUITE_P(Models, GoldenModels, ::testing::ValuesIn(cases()),
 
 TEST(GoldenModelsInit, DcganSeededInitialisationIsTheTutorials) {
   // torch.manual_seed(0); G = Generator(); G.apply(weights_init); D = ...; D.apply(...)
-  auto fx = load_torch_file(test::fixture("golden_models.pt")).toGenericDict();
+  test::GoldenFile fx("golden_models.pt");
   seed_everything(0);
   GanNetworks nets = find_model("dcgan").make_gan(build_config("dcgan-mnist", {"channels=3"}));
   int checked = 0;
   for (auto [tag, net] : {std::pair<std::string, torch::nn::Module*>{"g", nets.generator.get()}, {"d", nets.discriminator.get()}}) {
     for (const auto& p : net->named_parameters()) {
-      auto want = fx.at("init." + tag + "." + p.key()).toTensor();
+      auto want = fx.get("init." + tag + "." + p.key());
       auto flat = p.value().detach().to(torch::kDouble).flatten();
       auto got = torch::cat({flat.sum().view(1), flat.pow(2).sum().view(1), flat.narrow(0, 0, std::min<int64_t>(5, flat.numel())),
                              flat.narrow(0, flat.numel() - 1, 1)});

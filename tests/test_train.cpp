@@ -329,6 +329,32 @@ TEST_F(Train, DcganRunsAndResumesExactlyWithFlips) {
   expect_same(weights(straight, "generator"), weights(noflip, "generator"), false);
 }
 
+TEST_F(Train, ConditionalRunsLogAccuracyAndEvalReportsIt) {
+  test::write_fake_mnist(tmp_ / "data", n_images_, 300);  // FID needs more than 128 real images
+  ClassifierTraining o;
+  o.epochs = 1;
+  o.progress = ProgressMode::Off;
+  fs::path cls = train_mnist_classifier(tmp_ / "data", tmp_ / "cls.pt", o).file;
+  fs::path dir = run("cond", build_config("cgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=1",
+                                                         "progress=off", "width=8", "eval_every=1", "eval_n=300",
+                                                         "eval_metrics=fid", "eval_classifier=" + cls.string()}));
+  MetricsLog log(dir);
+  log.load();
+  auto acc = log.column("accuracy");
+  ASSERT_EQ(acc.size(), 1u);
+  EXPECT_GE(acc[0], 0.0);
+  EXPECT_LE(acc[0], 1.0);
+  auto r = test::run_forgery("eval '" + dir.string() + "' --n 300 --classifier '" + cls.string() + "' --data '" +
+                             (tmp_ / "data").string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("accuracy"), std::string::npos) << r.out;
+  // Metrics the user chose are kept as chosen.
+  r = test::run_forgery("eval '" + dir.string() + "' --n 300 --metrics fid --classifier '" + cls.string() +
+                        "' --data '" + (tmp_ / "data").string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("accuracy"), std::string::npos) << r.out;
+}
+
 TEST_F(Train, ConditionalModelsNeedAsManyClassesAsTheData) {
   auto c = build_config("cgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=1", "progress=off",
                                        "num_classes=7", "width=8"});

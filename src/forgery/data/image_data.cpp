@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "forgery/core/error.h"

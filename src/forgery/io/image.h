@@ -16,10 +16,14 @@ bool png_supported();
 // Written atomically; errors name the file.
 void write_png(const std::filesystem::path& path, const Image& image);
 Image read_png(const std::filesystem::path& path);
+// Decoding from bytes already read; `name` (usually the file) goes into error messages.
+Image decode_png(const std::string& bytes, const std::string& name);
 
 bool jpeg_supported();
 Image read_jpeg(const std::filesystem::path& path);  // grey stays grey, colour becomes RGB
-// A JPEG or PNG file, recognised by its first bytes; errors name the file and the problem.
+Image decode_jpeg(const std::string& bytes, const std::string& name);
+// A JPEG or PNG file, read once and recognised by its first bytes; errors name the file and
+// the problem.
 Image read_image(const std::filesystem::path& path);
 
 bool gif_supported();

@@ -1,6 +1,4 @@
-#include <cerrno>
 #include <csetjmp>
-#include <cstdio>
 #include <cstring>
 
 #include "forgery/core/error.h"
@@ -38,9 +36,9 @@ void on_warning(j_common_ptr cinfo, int level) {
   if (level < 0) on_error(cinfo);
 }
 
-// Returns false with `message` set on failure. `out` must hold width*height*channels bytes
-// once the header is read; it is resized through the callback, keeping this frame plain.
-bool decode_jpeg(const unsigned char* data, unsigned long size, Image* out, char* message) {
+// Returns false with `message` set on failure. Only plain data lives in this frame (`out` is
+// the caller's), so the longjmp from on_error skips no destructor.
+bool decode_jpeg_into(const unsigned char* data, unsigned long size, Image* out, char* message) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   cinfo.err = jpeg_std_error(&err.base);
@@ -78,33 +76,28 @@ bool decode_jpeg(const unsigned char* data, unsigned long size, Image* out, char
 }
 }  // namespace
 
-Image read_jpeg(const fs::path& path) {
-  std::string bytes = read_file(path, "image");
+Image decode_jpeg(const std::string& bytes, const std::string& name) {
   Image image;
   char message[JMSG_LENGTH_MAX] = {0};
-  if (!decode_jpeg(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &image, message))
-    throw Error("image " + path.string() + " is not a readable JPEG: " + message);
+  if (!decode_jpeg_into(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &image, message))
+    throw Error("image " + name + " is not a readable JPEG: " + message);
   return image;
 }
 #else
 bool jpeg_supported() { return false; }
-Image read_jpeg(const fs::path& path) {
-  throw Error("cannot read " + path.string() + ": this build has no JPEG support (libjpeg)");
+Image decode_jpeg(const std::string&, const std::string& name) {
+  throw Error("cannot read " + name + ": this build has no JPEG support (libjpeg)");
 }
 #endif
 
+Image read_jpeg(const fs::path& path) { return decode_jpeg(read_file(path, "image"), path.string()); }
+
 Image read_image(const fs::path& path) {
-  std::string head(8, '\0');
-  {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw Error("cannot open image " + path.string() + ": " + std::strerror(errno));
-    head.resize(std::fread(head.data(), 1, head.size(), f));
-    std::fclose(f);
-  }
-  if (head.size() >= 3 && static_cast<unsigned char>(head[0]) == 0xFF && static_cast<unsigned char>(head[1]) == 0xD8)
-    return read_jpeg(path);
-  if (head.size() >= 8 && head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return read_png(path);
-  if (head.empty()) throw Error("image " + path.string() + " is empty");
+  const std::string bytes = read_file(path, "image");
+  if (bytes.empty()) throw Error("image " + path.string() + " is empty");
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8)
+    return decode_jpeg(bytes, path.string());
+  if (bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return decode_png(bytes, path.string());
   throw Error("image " + path.string() + " is neither a JPEG nor a PNG file");
 }
 

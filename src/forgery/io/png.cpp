@@ -33,13 +33,14 @@ void write_png(const fs::path& path, const Image& image) {
   atomic_write_file(path, bytes);
 }
 
-Image read_png(const fs::path& path) {
-  std::string bytes = read_file(path, "image");
+Image read_png(const fs::path& path) { return decode_png(read_file(path, "image"), path.string()); }
+
+Image decode_png(const std::string& bytes, const std::string& name) {
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
-    throw Error("image " + path.string() + " is not a readable PNG: " + png.message);
+    throw Error("image " + name + " is not a readable PNG: " + png.message);
   bool grey = (png.format & PNG_FORMAT_FLAG_COLOR) == 0;
   png.format = grey ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   Image image;
@@ -48,7 +49,7 @@ Image read_png(const fs::path& path) {
   image.channels = grey ? 1 : 3;
   image.pixels.resize(PNG_IMAGE_SIZE(png));
   if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr))
-    throw Error("image " + path.string() + " is corrupt: " + png.message);
+    throw Error("image " + name + " is corrupt: " + png.message);
   return image;
 }
 #else
@@ -56,8 +57,9 @@ bool png_supported() { return false; }
 void write_png(const fs::path& path, const Image&) {
   throw Error("cannot write " + path.string() + ": this build has no PNG support (libpng)");
 }
-Image read_png(const fs::path& path) {
-  throw Error("cannot read " + path.string() + ": this build has no PNG support (libpng)");
+Image read_png(const fs::path& path) { return decode_png({}, path.string()); }
+Image decode_png(const std::string&, const std::string& name) {
+  throw Error("cannot read " + name + ": this build has no PNG support (libpng)");
 }
 #endif
 

@@ -159,11 +159,7 @@ ModelRegistrar cdcgan({
     "gan",
     "conditional DCGAN: the one-hot label joined to G's noise and given to D as constant "
     "input maps beside the image",
-    [] {
-      auto o = dcgan_options();
-      o.push_back({"num_classes", OptionType::Int, int64_t{10}, "number of classes (labels 0..num_classes-1)"});
-      return o;
-    }(),
+    with_num_classes(dcgan_options()),
     [](const Config& c) { return make_dcgan(c, c.get_int("num_classes")); },
 });
 

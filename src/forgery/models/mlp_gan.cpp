@@ -134,11 +134,7 @@ ModelRegistrar mlp_cgan({
     "gan",
     "conditional MLP GAN: the seed's networks with the one-hot class label joined to G's noise "
     "and to D's flattened image",
-    [] {
-      auto o = mlp_options();
-      o.push_back({"num_classes", OptionType::Int, int64_t{10}, "number of classes (labels 0..num_classes-1)"});
-      return o;
-    }(),
+    with_num_classes(mlp_options()),
     [](const Config& c) { return make_mlp(c, c.get_int("num_classes")); },
 });
 

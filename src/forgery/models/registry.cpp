@@ -33,4 +33,9 @@ std::vector<const ModelInfo*> all_models() {
   return out;
 }
 
+std::vector<OptionSpec> with_num_classes(std::vector<OptionSpec> base) {
+  base.push_back({"num_classes", OptionType::Int, int64_t{10}, "number of classes (labels 0..num_classes-1)"});
+  return base;
+}
+
 }  // namespace forgery

@@ -19,6 +19,8 @@ struct ModelInfo {
 };
 
 void register_model(ModelInfo info);
+// A conditional model's options: `base` plus num_classes (default 10).
+std::vector<OptionSpec> with_num_classes(std::vector<OptionSpec> base);
 const ModelInfo& find_model(const std::string& name);  // UsageError naming known models
 std::vector<const ModelInfo*> all_models();
 

@@ -58,10 +58,9 @@ void GanTrainer::build() {
   };
   opt_g_ = adam(*nets_.generator, config_.get_float("lr_g"));
   opt_d_ = adam(*nets_.discriminator, config_.get_float("lr_d"));
-  num_classes_ = nets_.generator->num_classes();
   // A conditional model's grid shows one class per row.
-  if (num_classes_ > 0)
-    fixed_labels_ = row_labels(config_.get_int("sample_size"), config_.get_int("grid_nrow"), num_classes_).to(device_);
+  if (const int64_t classes = nets_.generator->num_classes(); classes > 0)
+    fixed_labels_ = row_labels(config_.get_int("sample_size"), config_.get_int("grid_nrow"), classes).to(device_);
   auto zero = [&]() { return at::zeros({}, at::TensorOptions().device(device_)); };
   sum_loss_g_ = zero(); sum_loss_d_ = zero(); sum_d_real_ = zero(); sum_d_fake_ = zero();
 }
@@ -216,6 +215,7 @@ int GanTrainer::train() {
   if (nb == 0) throw Error("the dataset has " + std::to_string(data_->size()) + " images, fewer than one batch of " + std::to_string(bs) + " with drop_last");
   const auto mode = parse_progress_mode(config_.get_string("progress"));
   const bool hflip = config_.get_bool("hflip");
+  const bool conditional = nets_.generator->num_classes() > 0;
   fs::create_directories(run_dir_ / "samples");
   fs::create_directories(run_dir_ / "checkpoints");
   fs::create_directories(run_dir_ / "weights");
@@ -233,7 +233,7 @@ int GanTrainer::train() {
     while (batch_ < nb) {
       const int64_t start = batch_ * bs, len = std::min(bs, data_->size() - start);
       auto idx = permutation_.narrow(0, start, len);
-      train_step(make_batch(*data_, idx, hflip), num_classes_ > 0 ? data_->labels.index_select(0, idx) : at::Tensor());
+      train_step(make_batch(*data_, idx, hflip), conditional ? data_->labels.index_select(0, idx) : at::Tensor());
       ++batch_;
       ++global_step_;
       bar.update(batch_, images_);
@@ -331,18 +331,12 @@ void GanTrainer::evaluate_epoch(MetricRow& row) {
   // random stream is untouched.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 3);
   const int64_t n = config_.get_int("eval_n");
-  at::Tensor requested = cycled_labels(n, num_classes_);
-  // Images of another size (DCGAN's 64x64) are resized to the classifier's 28x28.
-  at::Tensor images = fit_images(generate_images(*nets_.generator, n, gen, device_, requested), 1, 28);
-  Extracted fake = st.extractor->extract(ImageSet{images, "generated"}, ProgressMode::Off);
   EvalOptions options;
   options.metrics = parse_metric_list(config_.get_string("eval_metrics"));
   options.seed = static_cast<uint64_t>(config_.get_int("seed"));
-  if (num_classes_ > 0) {
-    options.requested_labels = requested;
-    if (std::find(options.metrics.begin(), options.metrics.end(), "accuracy") == options.metrics.end())
-      options.metrics.push_back("accuracy");
-  }
+  at::Tensor images = generate_for_eval(*nets_.generator, n, gen, device_, options, /*add_accuracy=*/true,
+                                        /*fit_to_classifier=*/true);
+  Extracted fake = st.extractor->extract(ImageSet{images, "generated"}, ProgressMode::Off);
   std::string line;
   for (const auto& [k, v] : compute_metrics(st.real, fake, options)) {
     if (k.rfind("class_", 0) == 0) continue;
@@ -392,7 +386,7 @@ void GanTrainer::write_final_artifacts() {
   const int64_t n = config_.get_int("final_samples");
   if (n > 0 && png_supported()) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 2);
-    auto images = to_unit_range(generate_images(G, n, gen, device_, cycled_labels(n, num_classes_)));
+    auto images = to_unit_range(generate_images(G, n, gen, device_, cycled_labels(n, G.num_classes())));
     for (int64_t i = 0; i < n; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "final_%02lld.png", (long long)i);
@@ -443,7 +437,7 @@ void GanTrainer::save_checkpoint(const fs::path& path) {
   d.insert("optimizer_d", to_dict(adam_state(*opt_d_, *nets_.discriminator)));
   d.insert("fixed_noise", fixed_noise_.cpu());
   d.insert("best_fid", best_fid_);
-  if (data_ && !data_->classes.empty() && num_classes_ > 0) {
+  if (data_ && !data_->classes.empty() && nets_.generator->num_classes() > 0) {
     std::string names;  // so that `forgery sample --label NAME` works
     for (const auto& c : data_->classes) names += (names.empty() ? "" : "\n") + c;
     d.insert("class_names", names);

@@ -71,7 +71,6 @@ class GanTrainer {
   GanNetworks nets_;
   std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
   std::optional<ImageData> data_;
-  int64_t num_classes_ = 0;  // conditional models: classes asked of G and D
   MetricsLog metrics_;
   at::Tensor fixed_noise_, fixed_labels_;
 

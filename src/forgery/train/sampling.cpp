@@ -1,6 +1,8 @@
 #include "forgery/train/sampling.h"
 
 #include <ATen/ATen.h>
+
+#include <algorithm>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "forgery/core/error.h"
@@ -50,6 +52,19 @@ at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size) 
   if (x.size(2) != size || x.size(3) != size)
     x = at::_upsample_bilinear2d_aa(x, {size, size}, /*align_corners=*/false, c10::nullopt, c10::nullopt).clamp_(-1, 1);
   return x.contiguous();
+}
+
+at::Tensor generate_for_eval(Generator& G, int64_t n, at::Generator noise, const c10::Device& device,
+                             EvalOptions& options, bool add_accuracy, bool fit_to_classifier) {
+  at::Tensor requested = cycled_labels(n, G.num_classes());
+  if (requested.defined()) {
+    options.requested_labels = requested;
+    if (add_accuracy && std::find(options.metrics.begin(), options.metrics.end(), "accuracy") == options.metrics.end())
+      options.metrics.push_back("accuracy");
+  }
+  at::Tensor images = generate_images(G, n, std::move(noise), device, requested);
+  // Images of another size (DCGAN's 64x64 or 32x32) are resized to the classifier's 28x28.
+  return fit_to_classifier ? fit_images(images, 1, 28) : images;
 }
 
 at::Tensor mnist_eval_images(const std::filesystem::path& dir, int64_t model_size) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "forgery/eval/evaluate.h"
 #include "forgery/models/gan_networks.h"
 
 namespace forgery {
@@ -24,6 +25,12 @@ at::Tensor generate_images(Generator& G, int64_t n, at::Generator noise, const c
 // Images resized (antialiased bilinear) to size x size and converted to `channels` (grey is
 // the channel mean), for an evaluator with a fixed input such as the 28x28 MNIST classifier.
 at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size);
+
+// n samples for evaluation: for a conditional generator with the labels 0, 1, ..., 9, 0, ...
+// recorded in options.requested_labels (and "accuracy" added to options.metrics when
+// `add_accuracy`); fitted to the MNIST classifier's 28x28 grey when `fit_to_classifier`.
+at::Tensor generate_for_eval(Generator& G, int64_t n, at::Generator noise, const c10::Device& device,
+                             EvalOptions& options, bool add_accuracy, bool fit_to_classifier);
 
 // The MNIST-family test images as the evaluator should compare them with a model's samples:
 // for a model of another size (DCGAN's 32 or 64), resized to that size as for training and
