@@ -53,6 +53,14 @@ class Train : public ::testing::Test {
     EXPECT_EQ(t.epochs_done(), expect_done);
     EXPECT_EQ(t.train(), 0);
   }
+  // 300 test images (FID needs more than the 128 features) and a classifier trained on them.
+  fs::path data_with_classifier() {
+    test::write_fake_mnist(tmp_ / "data", n_images_, 300);
+    ClassifierTraining o;
+    o.epochs = 1;
+    o.progress = ProgressMode::Off;
+    return train_mnist_classifier(tmp_ / "data", tmp_ / "cls.pt", o).file;
+  }
   static NamedTensors weights(const fs::path& run, const std::string& net) {
     return load_state_dict(run / "weights" / (net + ".pt"));
   }
@@ -272,11 +280,7 @@ TEST_F(Train, InitFromPythonStateDicts) {
 }
 
 TEST_F(Train, EvalEveryLogsMetricsKeepsBestAndLeavesTrainingUntouched) {
-  test::write_fake_mnist(tmp_ / "data", n_images_, 300);  // FID needs more than 128 real images
-  ClassifierTraining o;
-  o.epochs = 1;
-  o.progress = ProgressMode::Off;
-  fs::path cls = train_mnist_classifier(tmp_ / "data", tmp_ / "cls.pt", o).file;
+  fs::path cls = data_with_classifier();
   fs::path plain = run("plain", config(2));
   fs::path evald = run("evald", config(2, {"eval_every=1", "eval_n=300", "eval_metrics=fid,pr,classes",
                                            "eval_classifier=" + cls.string()}));
@@ -330,11 +334,7 @@ TEST_F(Train, DcganRunsAndResumesExactlyWithFlips) {
 }
 
 TEST_F(Train, ConditionalRunsLogAccuracyAndEvalReportsIt) {
-  test::write_fake_mnist(tmp_ / "data", n_images_, 300);  // FID needs more than 128 real images
-  ClassifierTraining o;
-  o.epochs = 1;
-  o.progress = ProgressMode::Off;
-  fs::path cls = train_mnist_classifier(tmp_ / "data", tmp_ / "cls.pt", o).file;
+  fs::path cls = data_with_classifier();
   fs::path dir = run("cond", build_config("cgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=1",
                                                          "progress=off", "width=8", "eval_every=1", "eval_n=300",
                                                          "eval_metrics=fid", "eval_classifier=" + cls.string()}));
