@@ -19,13 +19,14 @@
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
 #include "forgery/io/grid.h"
+#include "forgery/io/state_dict.h"
 #include "forgery/io/torch_file.h"
+#include "forgery/models/image_nets.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
-#include "forgery/train/gan_trainer.h"
 #include "forgery/train/options.h"
 #include "forgery/train/sampling.h"
-#include "forgery/train/state.h"
+#include "forgery/train/trainer.h"
 
 namespace forgery::app {
 
@@ -63,7 +64,7 @@ int run_train(const TrainArgs& a) {
   for (const auto& f : a.init_from) load_torch_file(f);
   check_output_dir(run_dir, a.force);
   int threads = configure_threads(static_cast<int>(config.get_int("threads")));
-  GanTrainer trainer(config, run_dir);
+  Trainer trainer(config, run_dir);
   trainer.load_data();
   prepare_output_dir(run_dir, a.force);
   print_run_header(config, run_dir, threads);
@@ -87,7 +88,7 @@ int run_resume(const ResumeArgs& a) {
   Config config = ck.config(overrides);
   int threads = configure_threads(static_cast<int>(config.get_int("threads")));
   print_run_header(config, a.run_dir, threads);
-  GanTrainer trainer(config, a.run_dir);
+  Trainer trainer(config, a.run_dir);
   trainer.restore(ck);
   std::printf("resuming after epoch %lld, step %lld\n", (long long)trainer.epochs_done(), (long long)trainer.global_step());
   install_stop_handlers();
@@ -98,8 +99,8 @@ namespace {
 // A class by number, or by name when the checkpoint records the data's class names.
 int64_t parse_class_label(const std::string& text, const Checkpoint& ck, int64_t classes) {
   std::vector<std::string> names;
-  if (ck.has("class_names")) {
-    std::string all = ck.get_string("class_names");
+  if (ck.has("recipe_state", "class_names")) {
+    std::string all = ck.get("recipe_state", "class_names").toStringRef();
     for (size_t start = 0; start < all.size();) {
       size_t end = all.find('\n', start);
       names.push_back(all.substr(start, end == std::string::npos ? std::string::npos : end - start));
@@ -126,10 +127,12 @@ int run_sample(const SampleArgs& a) {
   Checkpoint ck = Checkpoint::read(Checkpoint::locate(source));
   Config config = ck.config({{"device", a.device}});
   const ModelInfo& info = find_model(config.get_string("model"));
-  if (!info.make_gan) throw Error(source.string() + ": model " + info.name + " does not generate from noise");
+  if (!info.make_gan)
+    throw UsageError("sample: model " + info.name + " of " + source.string() +
+                     " translates images rather than generating them from noise; use forgery translate");
   configure_threads(static_cast<int>(config.get_int("threads")));
   GanNetworks nets = info.make_gan(config);
-  load_module_state(*nets.generator, ck.get_tensors("generator"), "checkpoint " + ck.path().string());
+  load_module_state(*nets.generator, ck.network("generator"), "checkpoint " + ck.path().string());
   auto device = select_device(a.device);
   nets.generator->to(device);
   nets.generator->eval();
@@ -239,8 +242,11 @@ int run_eval(const EvalArgs& a) {
     Checkpoint ck = Checkpoint::read(file);
     Config config = ck.config({{"device", "cpu"}});
     const ModelInfo& info = find_model(config.get_string("model"));
+    if (!info.make_gan)
+      throw UsageError("eval " + a.source + ": model " + info.name + " translates images; measure it with forgery " +
+                       "translate RUN --input PAIRS --paired (L1, PSNR, SSIM against the targets)");
     GanNetworks nets = info.make_gan(config);
-    load_module_state(*nets.generator, ck.get_tensors("generator"), "checkpoint " + file.string());
+    load_module_state(*nets.generator, ck.network("generator"), "checkpoint " + file.string());
     nets.generator->eval();
     if (config.get_string("dataset") == "folder")
       throw UsageError("eval " + a.source + ": this run was trained on an image folder; write samples with forgery sample " +
@@ -292,8 +298,15 @@ int run_eval(const EvalArgs& a) {
 int run_list() {
   std::printf("presets:\n");
   for (const auto& p : builtin_presets()) std::printf("  %s\n", p.name);
-  std::printf("models:\n");
-  for (const auto* m : all_models()) std::printf("  %-10s %s\n", m->name.c_str(), m->description.c_str());
+  std::printf("models (option model; trained by its recipe):\n");
+  for (const auto* m : all_models())
+    std::printf("  %-10s %-8s %s\n", m->name.c_str(), m->recipe.c_str(), m->description.c_str());
+  std::printf("image-to-image generators (option netG):\n");
+  for (const auto& n : image_generator_names())
+    std::printf("  %-10s %s\n", n.c_str(), find_image_generator(n).description.c_str());
+  std::printf("image-to-image discriminators (option netD):\n");
+  for (const auto& n : image_discriminator_names())
+    std::printf("  %-10s %s\n", n.c_str(), find_image_discriminator(n).description.c_str());
   std::printf("datasets (forgery data download):\n");
   for (const auto& d : remote_datasets()) std::printf("  %s\n", d.name.c_str());
   return 0;

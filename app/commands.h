@@ -33,7 +33,19 @@ struct ClassifierArgs {
   int64_t epochs = 5, seed = 0;
 };
 
+struct TranslateArgs {
+  std::string model, input, out, preset, direction, device = "auto";
+  std::vector<std::string> sets;
+  int64_t seed = 0;
+  bool eval = false, paired = false;
+};
+struct CombineArgs {
+  std::string a_dir, b_dir, out_dir;
+};
+
 int run_train(const TrainArgs& args);
+int run_translate(const TranslateArgs& args);
+int run_combine(const CombineArgs& args);
 int run_eval(const EvalArgs& args);
 int run_train_classifier(const ClassifierArgs& args);
 int run_resume(const ResumeArgs& args);

@@ -1,4 +1,4 @@
-// forgery: train, resume, sample and fetch data for GANs on LibTorch.
+// forgery: train, resume, sample, translate, evaluate and fetch data for GANs on LibTorch.
 #include <CLI/CLI.hpp>
 
 #include <c10/util/Exception.h>
@@ -51,6 +51,24 @@ int main(int argc, char** argv) {
                 "conditional models: the class to generate (number or class name), or 'all' for a grid with one "
                 "row of --nrow images per class");
 
+  TranslateArgs translate;
+  auto* tr = app.add_subcommand("translate", "Translate images with an image-to-image model (pix2pix)");
+  tr->add_option("model", translate.model,
+                 "run folder, checkpoint, or a generator state_dict saved by the reference implementation (with --preset)")
+      ->required();
+  tr->add_option("--input", translate.input, "an image or a folder of images (JPEG/PNG)")->required();
+  tr->add_option("--out", translate.out, "folder for the PNGs (one per input, same base name)")->required();
+  tr->add_option("--preset", translate.preset, "architecture of a reference state_dict (e.g. pix2pix-facades)");
+  tr->add_option("--set", translate.sets, "override an option of the preset or run: key=value (repeatable)")
+      ->allow_extra_args(false);
+  tr->add_option("--direction", translate.direction, "AtoB or BtoA (default: the run's)");
+  tr->add_flag("--eval", translate.eval, "running statistics and no dropout (default: as the reference's test script)");
+  tr->add_flag("--paired", translate.paired,
+               "inputs are A|B pairs: translate the input half, write input | output | target strips, index.html and "
+               "L1/PSNR/SSIM against the targets (metrics.json)");
+  tr->add_option("--seed", translate.seed, "seed of the dropout masks");
+  tr->add_option("--device", translate.device, "auto, cpu, cuda, cuda:N");
+
   DownloadArgs download;
   auto* d = app.add_subcommand("data", "Datasets");
   d->require_subcommand(1);
@@ -58,6 +76,11 @@ int main(int argc, char** argv) {
   dl->add_option("dataset", download.dataset, "mnist or fashion-mnist")->required();
   dl->add_option("--dir", download.dir, "target folder (default: the cache folder)");
   dl->add_option("--mirror", download.mirrors, "base URL to use instead of the public mirrors (repeatable)")->allow_extra_args(false);
+  CombineArgs combine;
+  auto* cb = d->add_subcommand("combine", "Make A|B pair images (pix2pix) from two folders of same-named images");
+  cb->add_option("a_dir", combine.a_dir, "folder of A images")->required();
+  cb->add_option("b_dir", combine.b_dir, "folder of B images with the same names (and sub-folders)")->required();
+  cb->add_option("out_dir", combine.out_dir, "folder for the A|B PNGs")->required();
 
   EvalArgs eval;
   auto* e = app.add_subcommand("eval", "Measure sample quality: FID, KID, precision/recall, IS, classes");
@@ -98,6 +121,8 @@ int main(int argc, char** argv) {
       return run_sample(sample);
     }
     if (dl->parsed()) return run_download(download);
+    if (cb->parsed()) return run_combine(combine);
+    if (tr->parsed()) return run_translate(translate);
     if (tc->parsed()) return run_train_classifier(classifier);
     if (e->parsed()) return run_eval(eval);
     return run_list();

@@ -54,11 +54,12 @@ int main(int argc, char** argv) {
     return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   };
   auto opt_g = adam(*nets.generator), opt_d = adam(*nets.discriminator);
+  forgery::LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
   auto opts = torch::TensorOptions().device(dev);
   auto real = (torch::rand({batch, 1, size, size}, opts) * 2 - 1).contiguous(fmt);
   auto labels = classes > 0 ? torch::randint(0, classes, {batch}, opts.dtype(torch::kLong)) : at::Tensor();
   auto step = [&] {
-    forgery::gan_step(*nets.generator, *nets.discriminator, opt_g, opt_d, real, labels,
+    forgery::gan_step(*nets.generator, *nets.discriminator, ctx, real, labels,
                       {torch::randn({batch, 100}, opts)}, torch::randn({batch, 100}, opts));
   };
   auto sync = [&] {

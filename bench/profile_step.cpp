@@ -33,9 +33,10 @@ int main(int argc, char** argv) {
   auto nets = forgery::find_model("mlp-gan").make_gan(config);
   torch::optim::Adam opt_g(nets.generator->parameters(), torch::optim::AdamOptions(2e-4));
   torch::optim::Adam opt_d(nets.discriminator->parameters(), torch::optim::AdamOptions(2e-4));
+  forgery::LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
   auto real = torch::rand({512, 1, 28, 28}) * 2 - 1;
   auto step = [&] {
-    forgery::gan_step(*nets.generator, *nets.discriminator, opt_g, opt_d, real, {}, {torch::randn({512, 128})},
+    forgery::gan_step(*nets.generator, *nets.discriminator, ctx, real, {}, {torch::randn({512, 128})},
                       torch::randn({512, 128}));
   };
   for (int i = 0; i < 5; ++i) step();

@@ -136,7 +136,7 @@ TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {
   r = run_forgery(common + " --set skip_bad_images=true --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("skipped 1 unreadable image of 81"), std::string::npos) << r.err;
-  EXPECT_EQ(Checkpoint::read(tmp_ / "crun/checkpoints/last.pt").get_string("class_names"), "circles\nsquares");
+  EXPECT_EQ(Checkpoint::read(tmp_ / "crun/checkpoints/last.pt").get("recipe_state", "class_names").toStringRef(), "circles\nsquares");
   // --label by name or number, --label all: one row per class.
   r = run_forgery("sample '" + run + "' --n 6 --label squares --out sq.png", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;

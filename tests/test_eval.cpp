@@ -101,7 +101,7 @@ TEST(Eval, SingularCovariancesUseTheEpsOffset) {
 #include "forgery/core/fs.h"
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
-#include "forgery/train/state.h"
+#include "forgery/io/state_dict.h"
 
 namespace forgery {
 namespace {

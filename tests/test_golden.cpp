@@ -9,7 +9,7 @@
 #include "forgery/models/registry.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
-#include "forgery/train/state.h"
+#include "forgery/io/state_dict.h"
 #include "golden_fixture.h"
 #include "test_util.h"
 
@@ -51,7 +51,8 @@ TEST_F(Golden, GanStepMatchesTheSeedsStepLossesGradientsAndAdam) {
   auto& D = *nets.discriminator;
   torch::optim::Adam opt_g(G.parameters(), torch::optim::AdamOptions(0.0002));
   torch::optim::Adam opt_d(D.parameters(), torch::optim::AdamOptions(0.0002));
-  auto st = gan_step(G, D, opt_g, opt_d, get("real"), {}, {get("z_d")}, get("z_g"));
+  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  auto st = gan_step(G, D, ctx, get("real"), {}, {get("z_d")}, get("z_g"));
   expect_close(st.loss_d, get("s1.loss_d"), "loss_d");
   expect_close(st.loss_g, get("s1.loss_g"), "loss_g");
   expect_close(st.d_real, get("s1.d_out_real").mean(), "mean D(x)");
@@ -62,7 +63,7 @@ TEST_F(Golden, GanStepMatchesTheSeedsStepLossesGradientsAndAdam) {
   for (const auto& p : D.named_parameters()) expect_close(p.value(), get("s1.after_d." + p.key()), "D after Adam " + p.key());
   for (const auto& p : G.named_parameters()) expect_close(p.value(), get("s1.after_g." + p.key()), "G after Adam " + p.key());
   // A second step exercises Adam's moments and bias correction at step 2.
-  gan_step(G, D, opt_g, opt_d, get("real"), {}, {get("z_d2")}, get("z_g2"));
+  gan_step(G, D, ctx, get("real"), {}, {get("z_d2")}, get("z_g2"));
   for (const auto& p : D.named_parameters()) expect_close(p.value(), get("s2.after_d." + p.key()), "D step 2 " + p.key());
   for (const auto& p : G.named_parameters()) expect_close(p.value(), get("s2.after_g." + p.key()), "G step 2 " + p.key());
 }

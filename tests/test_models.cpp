@@ -7,7 +7,7 @@
 #include "forgery/models/registry.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
-#include "forgery/train/state.h"
+#include "forgery/io/state_dict.h"
 #include "golden_fixture.h"
 #include "test_util.h"
 
@@ -78,8 +78,9 @@ TEST_P(GoldenModels, TwoRecipeStepsMatchLossesGradientsAdamAndRunningStats) {
     return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(0.0002).betas({c.beta1, 0.999}));
   };
   auto opt_g = adam(G), opt_d = adam(D);
+  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
   const std::string s1 = c.name + ".s1.", s2 = c.name + ".s2.";
-  auto st = gan_step(G, D, opt_g, opt_d, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, get(c.name + ".z_g"));
+  auto st = gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, get(c.name + ".z_g"));
   expect_close(st.loss_d, get(s1 + "loss_d"), "loss_d");
   expect_close(st.loss_g, get(s1 + "loss_g"), "loss_g");
   expect_close(st.d_real, get(s1 + "d_real"), "mean D(x)");
@@ -88,7 +89,7 @@ TEST_P(GoldenModels, TwoRecipeStepsMatchLossesGradientsAdamAndRunningStats) {
   for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), get(s1 + "grad_g." + p.key()), "G grad " + p.key());
   for (const auto& [k, t] : module_state(D)) expect_close(t, get(s1 + "after_d." + k), "D after step 1: " + k);
   for (const auto& [k, t] : module_state(G)) expect_close(t, get(s1 + "after_g." + k), "G after step 1: " + k);
-  gan_step(G, D, opt_g, opt_d, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, get(c.name + ".z_g2"));
+  gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, get(c.name + ".z_g2"));
   for (const auto& [k, t] : module_state(D)) expect_close(t, get(s2 + "after_d." + k), "D after step 2: " + k);
   for (const auto& [k, t] : module_state(G)) expect_close(t, get(s2 + "after_g." + k), "G after step 2: " + k);
 }

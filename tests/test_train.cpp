@@ -12,9 +12,9 @@
 #include "forgery/io/plot.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/train/checkpoint.h"
-#include "forgery/train/gan_trainer.h"
+#include "forgery/train/trainer.h"
 #include "forgery/train/options.h"
-#include "forgery/train/state.h"
+#include "forgery/io/state_dict.h"
 #include "test_util.h"
 
 namespace forgery {
@@ -40,7 +40,7 @@ class Train : public ::testing::Test {
   fs::path run(const std::string& name, const Config& c) {
     fs::path dir = tmp_ / name;
     prepare_output_dir(dir, false);
-    GanTrainer t(c, dir);
+    Trainer t(c, dir);
     t.start_new();
     EXPECT_EQ(t.train(), 0);
     return dir;
@@ -48,7 +48,7 @@ class Train : public ::testing::Test {
   // Continues the run in `dir` from its last checkpoint up to `epochs`.
   static void resume(const fs::path& dir, int64_t epochs, int64_t expect_done) {
     Checkpoint ck = Checkpoint::read(Checkpoint::locate(dir));
-    GanTrainer t(ck.config({{"epochs", std::to_string(epochs)}}), dir);
+    Trainer t(ck.config({{"epochs", std::to_string(epochs)}}), dir);
     t.restore(ck);
     EXPECT_EQ(t.epochs_done(), expect_done);
     EXPECT_EQ(t.train(), 0);
@@ -175,8 +175,8 @@ TEST_F(Train, ResumeAtAnEpochBoundaryIsExact) {
   expect_same(weights(straight, "generator"), weights(split, "generator"));
   expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
   auto a = Checkpoint::read(straight / "checkpoints/last.pt"), b = Checkpoint::read(split / "checkpoints/last.pt");
-  expect_same(a.get_tensors("optimizer_g"), b.get_tensors("optimizer_g"));
-  expect_same(a.get_tensors("optimizer_d"), b.get_tensors("optimizer_d"));
+  expect_same(a.get_tensors("optimizers", "G"), b.get_tensors("optimizers", "G"));
+  expect_same(a.get_tensors("optimizers", "D"), b.get_tensors("optimizers", "D"));
   MetricsLog ma(straight), mb(split);
   ma.load();
   mb.load();
@@ -191,7 +191,7 @@ TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
   fs::path dir = tmp_ / "stopped";
   prepare_output_dir(dir, false);
   {
-    GanTrainer t(config(2), dir);
+    Trainer t(config(2), dir);
     t.start_new();
     t.after_step = [](int64_t step) {
       if (step == 4) request_stop(SIGINT);  // during epoch 2, after its first batch
@@ -204,7 +204,7 @@ TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
   EXPECT_EQ(ck.get_int("batch_in_epoch"), 1);
   EXPECT_EQ(ck.get_int("global_step"), 4);
   {
-    GanTrainer t(ck.config(), dir);
+    Trainer t(ck.config(), dir);
     t.restore(ck);
     EXPECT_EQ(t.train(), 0);
   }
@@ -232,7 +232,7 @@ TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
   // a checkpoint of another network shape
   Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
   msg = message([&] {
-    GanTrainer t(config(2, {"width=64"}), tmp_ / "other");
+    Trainer t(config(2, {"width=64"}), tmp_ / "other");
     t.restore(ck);
   });
   EXPECT_NE(msg.find("does not fit this model"), std::string::npos) << msg;
@@ -245,12 +245,12 @@ TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
     return Checkpoint::read(tmp_ / name);
   };
   msg = message([&] {
-    GanTrainer t(config(2), tmp_ / "other");
+    Trainer t(config(2), tmp_ / "other");
     t.restore(edited("model", "dcgan", "other_model.pt"));
   });
   EXPECT_NE(msg.find("holds model 'dcgan'"), std::string::npos) << msg;
   msg = message([&] {
-    GanTrainer t(config(2), tmp_ / "other");
+    Trainer t(config(2), tmp_ / "other");
     t.restore(edited("recipe", "cyclegan", "other_recipe.pt"));
   });
   EXPECT_NE(msg.find("'cyclegan' run"), std::string::npos) << msg;
@@ -266,15 +266,15 @@ TEST_F(Train, InitFromPythonStateDicts) {
   Config c = config(1, {"nz=16", "image_size=7", "width=8"});
   prepare_output_dir(tmp_ / "init", false);
   prepare_output_dir(tmp_ / "full", false);
-  GanTrainer t(c, tmp_ / "init");
+  Trainer t(c, tmp_ / "init");
   t.start_new();
   t.init_from({test::fixture("py_generator_state_dict.pt"), test::fixture("py_discriminator_state_dict.pt")});
   auto g = load_state_dict(test::fixture("py_generator_state_dict.pt"));
-  expect_same(module_state(t.generator()), g);
+  expect_same(module_state(t.network("generator")), g);
   auto d = load_state_dict(test::fixture("py_discriminator_state_dict.pt"));
-  expect_same(module_state(t.discriminator()), d);
+  expect_same(module_state(t.network("discriminator")), d);
   // a file that fits neither network
-  GanTrainer full(config(1), tmp_ / "full");
+  Trainer full(config(1), tmp_ / "full");
   full.start_new();
   EXPECT_THROW(full.init_from({test::fixture("py_generator_state_dict.pt")}), Error);
 }
@@ -297,12 +297,13 @@ TEST_F(Train, EvalEveryLogsMetricsKeepsBestAndLeavesTrainingUntouched) {
   ASSERT_TRUE(fs::exists(evald / "checkpoints/best.pt"));
   Checkpoint best = Checkpoint::read(evald / "checkpoints/best.pt");
   Checkpoint last = Checkpoint::read(evald / "checkpoints/last.pt");
-  EXPECT_DOUBLE_EQ(last.get_float("best_fid"), std::min(fid[0], fid[1]));
+  EXPECT_DOUBLE_EQ(last.get_float("best_value"), std::min(fid[0], fid[1]));
+  EXPECT_EQ(last.get_string("best_metric"), "fid");
   EXPECT_EQ(best.get_int("epoch"), last.get_int("best_epoch"));
 }
 
 TEST_F(Train, MnistIsResizedToTheModelsSize) {
-  GanTrainer t(config(1, {"image_size=32"}), tmp_ / "x");
+  Trainer t(config(1, {"image_size=32"}), tmp_ / "x");
   t.load_data();
   fs::path dir = run("resized", config(1, {"image_size=32", "width=8"}));
   EXPECT_EQ(read_png(dir / "samples/final_00.png").width, 32);
@@ -358,7 +359,7 @@ TEST_F(Train, ConditionalRunsLogAccuracyAndEvalReportsIt) {
 TEST_F(Train, ConditionalModelsNeedAsManyClassesAsTheData) {
   auto c = build_config("cgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=1", "progress=off",
                                        "num_classes=7", "width=8"});
-  GanTrainer t(c, tmp_ / "x");
+  Trainer t(c, tmp_ / "x");
   std::string msg = test::error_message([&] { t.load_data(); });
   EXPECT_NE(msg.find("has 10 classes (0, 1, 2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("set num_classes=10"), std::string::npos) << msg;

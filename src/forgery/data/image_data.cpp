@@ -13,6 +13,7 @@
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/data/mnist.h"
+#include "forgery/data/parallel.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/io/image.h"
 #include "forgery/io/resize.h"
@@ -26,35 +27,6 @@ bool is_image_file(const fs::path& p) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
-// Runs fn(i) for i in [0, n) on `threads` threads while the calling thread draws progress.
-template <typename Fn>
-void parallel_for_with_progress(int64_t n, int threads, const std::string& label, ProgressMode mode, Fn fn) {
-  std::atomic<int64_t> next{0}, done{0};
-  auto work = [&] {
-    for (int64_t i; (i = next.fetch_add(1)) < n;) {
-      fn(i);
-      done.fetch_add(1);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < std::max(threads, 1); ++t) pool.emplace_back(work);
-  ProgressBar bar(label, n, 1, mode);
-  if (pool.empty()) {
-    for (int64_t i = 0; i < n; ++i) {
-      fn(i);
-      bar.update(i + 1, i + 1);
-    }
-  } else {
-    while (done.load() < n && next.load() < n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      bar.update(done.load(), done.load());
-    }
-    work();  // the calling thread helps with what is left
-    for (auto& t : pool) t.join();
-    bar.update(n, n);
-  }
-  bar.finish();
-}
 }  // namespace
 
 std::vector<fs::path> list_image_files(const fs::path& dir) {
@@ -187,6 +159,10 @@ at::Tensor make_batch(const ImageData& data, const at::Tensor& index, bool hflip
     x = at::where(flip, x.flip({3}), x);
   }
   return x;
+}
+
+Batch ImageBatches::batch(const at::Tensor& index) {
+  return {{"real", make_batch(data_, index, hflip_)}, {"labels", data_.labels.index_select(0, index)}};
 }
 
 }  // namespace forgery

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "forgery/core/progress.h"
+#include "forgery/data/training_data.h"
 
 namespace forgery {
 
@@ -42,5 +43,19 @@ ImageData load_mnist_images(const std::filesystem::path& dir, bool train, const 
 // each mirrored left-right with probability 1/2 when `hflip` (drawn from the CPU generator,
 // so runs are the same on every device and resume exactly).
 at::Tensor make_batch(const ImageData& data, const at::Tensor& index, bool hflip);
+
+// ImageData as training batches: "real" (make_batch) and "labels".
+class ImageBatches : public TrainingData {
+ public:
+  ImageBatches(ImageData data, bool hflip) : data_(std::move(data)), hflip_(hflip) {}
+  int64_t size() const override { return data_.size(); }
+  Batch batch(const at::Tensor& index) override;
+  std::vector<std::string> class_names() const override { return data_.classes; }
+  const ImageData& data() const { return data_; }
+
+ private:
+  ImageData data_;
+  bool hflip_;
+};
 
 }  // namespace forgery

@@ -9,7 +9,7 @@
 #include "forgery/data/mnist.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/io/torch_file.h"
-#include "forgery/train/state.h"
+#include "forgery/io/state_dict.h"
 
 namespace forgery {
 

@@ -10,12 +10,15 @@
 
 namespace forgery {
 
+// The `model` option names what a run trains: a GAN-family pair of networks (mlp-gan, dcgan,
+// ...) built by make_gan, or an image-to-image model (pix2pix, cyclegan) whose recipe builds
+// the networks its options name (netG, netD). Its recipe is the training algorithm.
 struct ModelInfo {
   std::string name;
-  std::string recipe;  // training recipe family: "gan", later "pix2pix", "cyclegan"
+  std::string recipe;  // training recipe: "gan", "pix2pix", "cyclegan"
   std::string description;
   std::vector<OptionSpec> options;  // the model's own options, with defaults
-  std::function<GanNetworks(const Config&)> make_gan;
+  std::function<GanNetworks(const Config&)> make_gan;  // GAN family only
 };
 
 void register_model(ModelInfo info);

@@ -1,5 +1,17 @@
 #pragma once
 // Reading Forgery checkpoints (a torch.save-compatible dict; Python's torch.load reads them).
+//
+// Format 2 (written since the recipe trainer):
+//   format, version, recipe, model, config (TOML), epoch, global_step, batch_in_epoch,
+//   networks    {NAME: state_dict}              (PyTorch key names)
+//   optimizers  {NAME: {NET.PARAM.exp_avg|exp_avg_sq|step: tensor}}
+//   schedules   {NAME: {policy, base_lr, lr, last_epoch}}
+//   rng         {cpu|cuda:N: generator state}
+//   recipe_state {KEY: value}                   (fixed noise, class names, image pools)
+//   best_metric, best_value, best_epoch
+//   epoch_state {permutation, sums {LOSS: tensor}, counts {LOSS: int}, images, seconds}
+//                                               (only when stopped inside an epoch)
+// Format 1 (the GAN trainer before it) is read and upgraded to format 2 on reading.
 #include <ATen/core/ivalue.h>
 
 #include <filesystem>
@@ -11,7 +23,7 @@
 namespace forgery {
 
 inline constexpr const char* kCheckpointFormat = "forgery-checkpoint";
-inline constexpr int64_t kCheckpointVersion = 1;
+inline constexpr int64_t kCheckpointVersion = 2;
 
 class Checkpoint {
  public:
@@ -26,14 +38,29 @@ class Checkpoint {
   at::Tensor get_tensor(const std::string& key) const;
   NamedTensors get_tensors(const std::string& key) const;
   c10::impl::GenericDict get_dict(const std::string& key) const;
+  // An entry of a dict entry: networks/G, optimizers/D, recipe_state/fixed_noise, ...
+  bool has(const std::string& key, const std::string& name) const;
+  c10::IValue get(const std::string& key, const std::string& name) const;
+  NamedTensors get_tensors(const std::string& key, const std::string& name) const;
+  // networks/NAME, naming the networks the checkpoint has when NAME is not one of them.
+  NamedTensors network(const std::string& name) const;
+
   const std::filesystem::path& path() const { return path_; }
+  // The version the file was written with (an older one is upgraded when read).
+  int64_t file_version() const { return file_version_; }
   // The run's config as stored, with optional overrides.
   Config config(const std::vector<std::pair<std::string, std::string>>& overrides = {}) const;
+  const c10::impl::GenericDict& dict() const { return dict_; }
 
  private:
   c10::IValue get(const std::string& key) const;
+  std::string what() const;
   std::filesystem::path path_;
+  int64_t file_version_ = kCheckpointVersion;
   c10::impl::GenericDict dict_{c10::AnyType::get(), c10::AnyType::get()};
 };
+
+// A dict with string keys, as checkpoints hold them.
+c10::impl::GenericDict make_dict();
 
 }  // namespace forgery

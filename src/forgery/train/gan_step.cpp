@@ -1,8 +1,7 @@
 #include "forgery/train/gan_step.h"
 
-#include <torch/nn/functional/loss.h>
-
-#include "forgery/train/fused_adam.h"
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
 namespace forgery {
 
@@ -12,13 +11,11 @@ void set_requires_grad(torch::nn::Module& m, bool on) {
 }
 }  // namespace
 
-GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
-                      torch::optim::Adam& opt_d, const at::Tensor& real, const at::Tensor& labels,
-                      const std::vector<at::Tensor>& z_d, const at::Tensor& z_g) {
-  namespace F = torch::nn::functional;
+GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at::Tensor& real,
+                      const at::Tensor& labels, const std::vector<at::Tensor>& z_d, const at::Tensor& z_g,
+                      GanLoss loss) {
   const int64_t b = real.size(0);
   auto opts = real.options();
-  auto ones = at::ones({b, 1}, opts), zeros = at::zeros({b, 1}, opts);
   auto both_labels = labels.defined() && !D.uses_batch_statistics() ? at::cat({labels, labels}) : labels;
   GanStepStats stats;
   stats.loss_d = at::zeros({}, opts);
@@ -30,7 +27,7 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
       torch::NoGradGuard no_grad;  // G frozen: its output is data for D
       fake = G.forward(z, labels);
     }
-    clear_grads(opt_d);
+    ctx.zero_grad("D");
     at::Tensor out_real, out_fake;
     if (D.uses_batch_statistics()) {
       out_real = D.forward(real, labels);
@@ -42,9 +39,9 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
       out_real = out.narrow(0, 0, b);
       out_fake = out.narrow(0, b, b);
     }
-    auto loss_d = F::binary_cross_entropy(out_real, ones) + F::binary_cross_entropy(out_fake, zeros);
+    auto loss_d = gan_loss(loss, out_real, true) + gan_loss(loss, out_fake, false);
     loss_d.backward();
-    adam_step(opt_d);
+    ctx.step("D");
     stats.loss_d.add_(loss_d.detach());
     stats.d_real.add_(out_real.detach().mean());
     stats.d_fake.add_(out_fake.detach().mean());
@@ -52,10 +49,10 @@ GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
   // D frozen for G's step: D's weight gradients are not computed (the seed computes them and
   // zeroes them before D's next step, so the result is the same).
   set_requires_grad(D, false);
-  clear_grads(opt_g);
-  auto loss_g = F::binary_cross_entropy(D.forward(G.forward(z_g, labels), labels), ones);
+  ctx.zero_grad("G");
+  auto loss_g = gan_loss(loss, D.forward(G.forward(z_g, labels), labels), true);
   loss_g.backward();
-  adam_step(opt_g);
+  ctx.step("G");
   set_requires_grad(D, true);
   stats.loss_g = loss_g.detach();
   return stats;

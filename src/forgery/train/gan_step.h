@@ -1,11 +1,11 @@
 #pragma once
 // One optimisation step of the GAN recipe, separate from the loop so that golden tests can
 // drive it with given noise against the PyTorch program.
-#include <torch/optim/adam.h>
-
 #include <vector>
 
 #include "forgery/models/gan_networks.h"
+#include "forgery/train/losses.h"
+#include "forgery/train/recipe.h"
 
 namespace forgery {
 
@@ -15,9 +15,9 @@ struct GanStepStats {
 };
 
 // The seed's step: k times { D on real (towards 1) and G(z_d[i]) detached (towards 0) }, then
-// G through D (towards 1) with z_g. Binary cross-entropy on D's probabilities.
-GanStepStats gan_step(Generator& G, Discriminator& D, torch::optim::Adam& opt_g,
-                      torch::optim::Adam& opt_d, const at::Tensor& real, const at::Tensor& labels,
-                      const std::vector<at::Tensor>& z_d, const at::Tensor& z_g);
+// G through D (towards 1) with z_g. The optimisers "G" and "D" step through `ctx`.
+GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at::Tensor& real,
+                      const at::Tensor& labels, const std::vector<at::Tensor>& z_d, const at::Tensor& z_g,
+                      GanLoss loss = GanLoss::Bce);
 
 }  // namespace forgery

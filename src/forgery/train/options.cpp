@@ -5,21 +5,18 @@
 #include "forgery/core/presets.h"
 #include "forgery/core/progress.h"
 #include "forgery/models/registry.h"
+#include "forgery/train/recipe.h"
+#include "forgery/train/schedule.h"
 
 namespace forgery {
 
 std::vector<OptionSpec> common_option_specs() {
   return {
-      {"model", OptionType::String, std::string("mlp-gan"), "network architecture (forgery models lists them)"},
-      {"dataset", OptionType::String, std::string("mnist"),
-       "training data: mnist, fashion-mnist, or folder (every JPEG/PNG below data_dir)"},
+      {"model", OptionType::String, std::string("mlp-gan"), "what is trained: a GAN-family model or pix2pix (forgery list shows them)"},
       {"data_dir", OptionType::String, std::string(""),
        "folder with the dataset's files; empty: the cache folder, downloaded when missing (mnist, fashion-mnist)"},
-      {"hflip", OptionType::Bool, false, "mirror each training image left-right with probability 1/2"},
-      {"skip_bad_images", OptionType::Bool, false,
-       "folder data: skip unreadable images (reported with a count) instead of stopping"},
       {"epochs", OptionType::Int, int64_t{200}, "total number of epochs"},
-      {"batch_size", OptionType::Int, int64_t{512}, "images per batch"},
+      {"batch_size", OptionType::Int, int64_t{512}, "examples per batch"},
       {"drop_last", OptionType::Bool, false, "drop the last partial batch of each epoch"},
       {"seed", OptionType::Int, int64_t{0}, "random seed (same seed, machine and threads: same run)"},
       {"device", OptionType::String, std::string("auto"), "auto (CUDA when present), cpu, cuda or cuda:N"},
@@ -27,31 +24,16 @@ std::vector<OptionSpec> common_option_specs() {
       {"progress", OptionType::String, std::string("auto"), "auto, bar, lines or off"},
       {"checkpoint_every", OptionType::Int, int64_t{0},
        "also keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)"},
+      {"eval_every", OptionType::Int, int64_t{0},
+       "every N epochs (and after the last) log the recipe's evaluation metrics and keep checkpoints/best.pt; 0: off"},
+      {"lr_policy", OptionType::String, std::string("constant"),
+       "learning-rate schedule: constant, or linear (n_epochs at the full rate, then n_epochs_decay of linear decay)"},
+      {"n_epochs", OptionType::Int, int64_t{100}, "lr_policy linear: epochs at the initial learning rate"},
+      {"n_epochs_decay", OptionType::Int, int64_t{100}, "lr_policy linear: epochs of linear decay towards zero"},
   };
 }
 
-std::vector<OptionSpec> recipe_option_specs(const std::string& recipe) {
-  if (recipe == "gan")
-    return {
-        {"k", OptionType::Int, int64_t{1}, "discriminator steps per generator step"},
-        {"lr_g", OptionType::Float, 0.0002, "generator Adam learning rate"},
-        {"lr_d", OptionType::Float, 0.0002, "discriminator Adam learning rate"},
-        {"beta1", OptionType::Float, 0.9, "Adam beta1 (both networks)"},
-        {"beta2", OptionType::Float, 0.999, "Adam beta2 (both networks)"},
-        {"loss", OptionType::String, std::string("bce"), "adversarial loss: bce"},
-        {"sample_size", OptionType::Int, int64_t{64}, "images in the fixed-noise grid saved every epoch"},
-        {"grid_nrow", OptionType::Int, int64_t{8}, "images per row in sample grids"},
-        {"grid_padding", OptionType::Int, int64_t{2}, "pixels between images in sample grids"},
-        {"final_samples", OptionType::Int, int64_t{10}, "single images saved after training (samples/final_NN.png)"},
-        {"eval_every", OptionType::Int, int64_t{0},
-         "every N epochs (and after the last) log eval metrics and keep checkpoints/best.pt by FID; 0: off"},
-        {"eval_n", OptionType::Int, int64_t{10000}, "images generated for each evaluation during training"},
-        {"eval_metrics", OptionType::String, std::string("fid,kid,pr,is,classes"), "metrics logged by eval_every"},
-        {"eval_classifier", OptionType::String, std::string(""),
-         "feature classifier for eval_every; empty: the dataset's cached one (trained once when missing)"},
-    };
-  throw UsageError("unknown recipe '" + recipe + "'");
-}
+std::vector<OptionSpec> recipe_option_specs(const std::string& recipe) { return find_recipe(recipe).options; }
 
 std::pair<std::string, std::string> split_assignment(const std::string& text) {
   auto eq = text.find('=');
@@ -102,39 +84,28 @@ void validate_config(const Config& c) {
     if (c.has(key) && c.get_int(key) <= 0)
       throw UsageError(std::string("option ") + key + " must be positive, got " + std::to_string(c.get_int(key)));
   };
-  for (const char* key : {"epochs", "batch_size", "k", "nz", "image_size", "channels", "width", "sample_size", "grid_nrow"})
-    positive(key);
+  for (const char* key : {"epochs", "batch_size", "nz", "image_size", "channels", "width", "ngf", "ndf"}) positive(key);
   if (c.get_int("checkpoint_every") < 0) throw UsageError("option checkpoint_every must be 0 or positive");
-  if (c.has("eval_every") && c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
-  if (c.has("eval_n") && c.get_int("eval_n") <= 0) throw UsageError("option eval_n must be positive");
+  if (c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");
-  if (c.has("grid_padding") && c.get_int("grid_padding") < 0) throw UsageError("option grid_padding must not be negative");
-  if (c.has("final_samples") && c.get_int("final_samples") < 0) throw UsageError("option final_samples must not be negative");
-  for (const char* key : {"lr_g", "lr_d"})
-    if (c.has(key) && !(c.get_float(key) > 0)) throw UsageError(std::string("option ") + key + " must be positive");
-  for (const char* key : {"beta1", "beta2"})
-    if (c.has(key) && !(c.get_float(key) >= 0 && c.get_float(key) < 1))
-      throw UsageError(std::string("option ") + key + " must be in [0, 1)");
+  check_lr_policy(c.get_string("lr_policy"));
+  if (c.get_int("n_epochs") < 0 || c.get_int("n_epochs_decay") < 0)
+    throw UsageError("options n_epochs and n_epochs_decay must not be negative");
+  if (c.get_string("lr_policy") == "linear" && c.get_int("epochs") > c.get_int("n_epochs") + c.get_int("n_epochs_decay"))
+    throw UsageError("option epochs " + std::to_string(c.get_int("epochs")) + " is more than n_epochs + n_epochs_decay = " +
+                     std::to_string(c.get_int("n_epochs") + c.get_int("n_epochs_decay")) +
+                     " (lr_policy linear would reach a learning rate of zero): raise n_epochs or n_epochs_decay");
   if (c.has("dropout") && !(c.get_float("dropout") >= 0 && c.get_float("dropout") < 1))
     throw UsageError("option dropout must be in [0, 1)");
   if (c.has("dropout_kernel") && c.get_string("dropout_kernel") != "fused" && c.get_string("dropout_kernel") != "torch" &&
       c.get_string("dropout_kernel") != "hash")
     throw UsageError("option dropout_kernel '" + c.get_string("dropout_kernel") + "': fused, hash or torch");
-  if (c.has("loss") && c.get_string("loss") != "bce")
-    throw UsageError("option loss '" + c.get_string("loss") + "': supported: bce");
-  const auto& ds = c.get_string("dataset");
-  if (ds != "mnist" && ds != "fashion-mnist" && ds != "folder")
-    throw UsageError("option dataset '" + ds + "': supported: mnist, fashion-mnist, folder");
-  if (ds == "folder" && c.get_string("data_dir").empty())
-    throw UsageError("option dataset 'folder' needs data_dir (or --data DIR): the folder of images");
-  if (ds == "folder" && c.has("eval_every") && c.get_int("eval_every") > 0)
-    throw UsageError("option eval_every works with the MNIST family only (its classifier gives the features); "
-                     "evaluate folder models with forgery eval --real DIR --fake DIR --features FILE.pt");
   if (c.has("num_classes") && c.get_int("num_classes") < 2) throw UsageError("option num_classes must be 2 or more");
-  for (const char* key : {"ngf", "ndf"}) positive(key);
   parse_progress_mode(c.get_string("progress"));
   if (c.has("channels") && c.get_int("channels") != 1 && c.get_int("channels") != 3)
     throw UsageError("option channels must be 1 or 3");
+  const RecipeInfo& recipe = find_recipe(find_model(c.get_string("model")).recipe);
+  if (recipe.validate) recipe.validate(c);
 }
 
 }  // namespace forgery

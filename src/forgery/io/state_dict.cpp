@@ -1,0 +1,105 @@
+#include "forgery/io/state_dict.h"
+
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/instancenorm.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "forgery/core/error.h"
+
+namespace forgery {
+
+NamedTensors module_state(const torch::nn::Module& module) {
+  NamedTensors out;
+  // Per module: its parameters, then its buffers (PyTorch's state_dict order).
+  for (const auto& item : module.named_modules("", /*include_self=*/true)) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false))
+      if (p.value().defined()) out.emplace_back(prefix + p.key(), p.value());
+    for (const auto& b : item.value()->named_buffers(/*recurse=*/false))
+      if (b.value().defined()) out.emplace_back(prefix + b.key(), b.value());
+  }
+  return out;
+}
+
+static std::string shape_text(at::IntArrayRef s) {
+  std::ostringstream o;
+  o << s;
+  return o.str();
+}
+
+bool state_matches(const torch::nn::Module& module, const NamedTensors& state) {
+  auto mine = module_state(module);
+  if (mine.size() != state.size()) return false;
+  std::map<std::string, at::Tensor> given(state.begin(), state.end());
+  for (const auto& [name, t] : mine) {
+    auto it = given.find(name);
+    if (it == given.end() || it->second.sizes() != t.sizes()) return false;
+  }
+  return true;
+}
+
+void load_module_state(torch::nn::Module& module, const NamedTensors& state, const std::string& what) {
+  std::map<std::string, at::Tensor> given(state.begin(), state.end());
+  std::string missing, problems;
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : module_state(module)) {
+    auto it = given.find(name);
+    if (it == given.end()) {
+      missing += (missing.empty() ? "" : ", ") + name;
+      continue;
+    }
+    if (it->second.sizes() != t.sizes())
+      problems += "\n  " + name + ": shape " + shape_text(it->second.sizes()) + " in the file, " +
+                  shape_text(t.sizes()) + " in the model";
+    else
+      t.copy_(it->second);
+    given.erase(it);
+  }
+  std::string unexpected;
+  for (const auto& [name, _] : given) unexpected += (unexpected.empty() ? "" : ", ") + name;
+  if (!missing.empty() || !unexpected.empty() || !problems.empty())
+    throw Error(what + " does not fit this model:" +
+                (missing.empty() ? "" : "\n  missing: " + missing) +
+                (unexpected.empty() ? "" : "\n  unexpected: " + unexpected) + problems);
+}
+
+NamedTensors adapt_reference_state(const torch::nn::Module& module, NamedTensors state) {
+  std::set<std::string> stateless_norms, batch_norms;
+  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
+    const auto& m = *item.value();
+    const bool instance = m.as<torch::nn::InstanceNorm1d>() || m.as<torch::nn::InstanceNorm2d>() ||
+                          m.as<torch::nn::InstanceNorm3d>();
+    bool tracks = false;
+    for (const auto& b : m.named_buffers(false))
+      if (b.key() == "running_mean" && b.value().defined()) tracks = true;
+    if (instance && !tracks) stateless_norms.insert(item.key());
+    if (m.as<torch::nn::BatchNorm2d>() || m.as<torch::nn::BatchNorm1d>()) batch_norms.insert(item.key());
+  }
+  NamedTensors out;
+  std::set<std::string> keys;
+  for (auto& [name, t] : state) {
+    const auto dot = name.rfind('.');
+    const std::string owner = dot == std::string::npos ? "" : name.substr(0, dot);
+    const std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
+    if (stateless_norms.count(owner) &&
+        (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked"))
+      continue;
+    keys.insert(name);
+    out.emplace_back(name, t);
+  }
+  for (const auto& owner : batch_norms)
+    if (keys.count(owner + ".running_mean") && !keys.count(owner + ".num_batches_tracked"))
+      out.emplace_back(owner + ".num_batches_tracked", at::zeros({}, at::kLong));
+  return out;
+}
+
+c10::impl::GenericDict to_dict(const NamedTensors& tensors) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& [k, t] : tensors) d.insert(k, t.detach().to(at::kCPU).contiguous().clone());
+  return d;
+}
+
+}  // namespace forgery

@@ -1,0 +1,27 @@
+#pragma once
+// Network state as named tensors with PyTorch's state_dict names: for checkpoints, for weights
+// shared with Python, and for files written by the PyTorch reference programs.
+#include <torch/nn/module.h>
+
+#include "forgery/io/torch_file.h"
+
+namespace forgery {
+
+// Parameters then buffers, as Module.state_dict() orders them per module (undefined entries,
+// such as an InstanceNorm's absent running statistics, are left out).
+NamedTensors module_state(const torch::nn::Module& module);
+// Strict: every key present, none extra, shapes equal; errors name `what`, the missing and
+// unexpected keys and the differing shapes.
+void load_module_state(torch::nn::Module& module, const NamedTensors& state, const std::string& what);
+// Whether `state`'s keys and shapes are exactly the module's.
+bool state_matches(const torch::nn::Module& module, const NamedTensors& state);
+
+// A state_dict saved by a PyTorch program, made to fit `module` the way the reference
+// implementations load old files: running statistics and num_batches_tracked of normalisation
+// layers that keep none (InstanceNorm without track_running_stats) are dropped, and a
+// BatchNorm's missing num_batches_tracked (files from PyTorch before 0.4.1) becomes 0.
+NamedTensors adapt_reference_state(const torch::nn::Module& module, NamedTensors state);
+
+c10::impl::GenericDict to_dict(const NamedTensors& tensors);
+
+}  // namespace forgery

@@ -1,0 +1,490 @@
+#include "forgery/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/core/progress.h"
+#include "forgery/core/rng.h"
+#include "forgery/core/runtime.h"
+#include "forgery/core/stop.h"
+#include "forgery/io/grid.h"
+#include "forgery/io/image.h"
+#include "forgery/io/plot.h"
+#include "forgery/io/state_dict.h"
+#include "forgery/models/registry.h"
+#include "forgery/train/checkpoint.h"
+#include "forgery/train/fused_adam.h"
+#include "forgery/train/optimizer_state.h"
+
+namespace forgery {
+
+namespace {
+std::string epoch_file(const char* prefix, int64_t epoch, const char* ext) {
+  char name[64];
+  std::snprintf(name, sizeof name, "%s%04lld%s", prefix, static_cast<long long>(epoch), ext);
+  return name;
+}
+
+// Visuals and evaluation run the networks without changing the training: the random stream,
+// every buffer (BatchNorm's running statistics move in training mode) and the training flags
+// are put back afterwards.
+class KeepTrainingState {
+ public:
+  explicit KeepTrainingState(const std::vector<NetworkDecl>& networks) : rng_(capture_rng_state()) {
+    for (const auto& n : networks) {
+      modes_.emplace_back(n.module.get(), n.module->is_training());
+      for (const auto& b : n.module->buffers(true))
+        if (b.defined()) buffers_.emplace_back(b, b.clone());
+    }
+  }
+  ~KeepTrainingState() {
+    torch::NoGradGuard no_grad;
+    for (auto& [live, copy] : buffers_) live.copy_(copy);
+    for (auto& [m, training] : modes_) m->train(training);
+    try {
+      restore_rng_state(rng_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "forgery: %s\n", e.what());
+    }
+  }
+
+ private:
+  std::map<std::string, at::Tensor> rng_;
+  std::vector<std::pair<torch::nn::Module*, bool>> modes_;
+  std::vector<std::pair<at::Tensor, at::Tensor>> buffers_;
+};
+
+NamedModules modules_of(const std::vector<NetworkDecl>& all, const std::vector<std::string>& names) {
+  NamedModules out;
+  for (const auto& n : names) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const NetworkDecl& d) { return d.name == n; });
+    if (it == all.end()) throw std::logic_error("optimiser over unknown network " + n);
+    out.emplace_back(it->name, it->module);
+  }
+  return out;
+}
+}  // namespace
+
+// The step's view of the trainer: every optimiser step of every recipe goes through here.
+class Trainer::Context : public StepContext {
+ public:
+  explicit Context(Trainer& t) : t_(t) {}
+  void zero_grad(const std::string& name) override { clear_grads(t_.optimizer(name)); }
+  void step(const std::string& name) override { adam_step(t_.optimizer(name)); }
+
+ private:
+  Trainer& t_;
+};
+
+Trainer::Trainer(Config config, fs::path run_dir)
+    : config_(std::move(config)), run_dir_(std::move(run_dir)), metrics_(run_dir_) {
+  device_ = select_device(config_.get_string("device"));
+  recipe_name_ = find_model(config_.get_string("model")).recipe;
+  recipe_ = find_recipe(recipe_name_).make(config_, device_);
+  schedule_.policy = config_.get_string("lr_policy");
+  schedule_.n_epochs = config_.get_int("n_epochs");
+  schedule_.n_epochs_decay = config_.get_int("n_epochs_decay");
+}
+
+Trainer::~Trainer() = default;
+
+torch::nn::Module& Trainer::network(const std::string& name) {
+  for (auto& n : networks_)
+    if (n.name == name) return *n.module;
+  throw std::logic_error("no network named " + name);
+}
+
+torch::optim::Adam& Trainer::optimizer(const std::string& name) {
+  auto it = optimizers_.find(name);
+  if (it == optimizers_.end()) throw std::logic_error("no optimiser named " + name);
+  return *it->second;
+}
+
+void Trainer::build() {
+  recipe_->build();
+  networks_ = recipe_->networks();
+  for (auto& n : networks_) n.module->train();
+  optimizer_decls_ = recipe_->optimizers();
+  for (const auto& o : optimizer_decls_) {
+    std::vector<at::Tensor> params;
+    for (const auto& [_, m] : modules_of(networks_, o.networks))
+      for (const auto& p : m->parameters()) params.push_back(p);
+    optimizers_[o.name] =
+        std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
+    lr_[o.name] = o.lr;
+  }
+  losses_ = recipe_->losses();
+  for (const auto& l : losses_) {
+    loss_sums_[l.name] = at::zeros({}, at::TensorOptions().device(device_));
+    loss_counts_[l.name] = 0;
+  }
+}
+
+void Trainer::set_learning_rates() {
+  const double factor = schedule_.factor(epoch_);
+  for (const auto& o : optimizer_decls_) {
+    lr_[o.name] = o.lr * factor;
+    for (auto& group : optimizers_.at(o.name)->param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr_[o.name]);
+  }
+}
+
+void Trainer::start_new() {
+  seed_everything(static_cast<uint64_t>(config_.get_int("seed")));
+  // Networks are created (and initialised) first, in the reference program's order, so the
+  // same seed gives the same initial weights as the PyTorch program after torch.manual_seed.
+  build();
+  recipe_->start_new();
+  set_learning_rates();
+  atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+}
+
+void Trainer::restore(const Checkpoint& ck) {
+  const std::string what = "checkpoint " + ck.path().string();
+  if (ck.get_string("recipe") != recipe_name_)
+    throw Error(what + " belongs to a '" + ck.get_string("recipe") + "' run, not a '" + recipe_name_ + "' run");
+  if (ck.get_string("model") != config_.get_string("model"))
+    throw Error(what + " holds model '" + ck.get_string("model") + "', the config asks for '" +
+                config_.get_string("model") + "'");
+  build();
+  for (auto& n : networks_) load_module_state(*n.module, ck.network(n.name), what + " (network " + n.name + ")");
+  for (const auto& o : optimizer_decls_)
+    load_adam_state(*optimizers_.at(o.name), modules_of(networks_, o.networks),
+                    ck.has("optimizers", o.name) ? ck.get_tensors("optimizers", o.name) : NamedTensors{},
+                    what + " (optimiser " + o.name + ")");
+  recipe_->load_extra_state(ck);
+  best_value_ = ck.get_float("best_value");
+  best_epoch_ = ck.get_int("best_epoch");
+  epoch_ = ck.get_int("epoch");
+  global_step_ = ck.get_int("global_step");
+  batch_ = ck.get_int("batch_in_epoch");
+  set_learning_rates();
+  // The rates as saved, exactly (a format-1 checkpoint has none: its schedule was constant).
+  for (const auto& o : optimizer_decls_)
+    if (ck.has("schedules", o.name)) {
+      auto s = ck.get("schedules", o.name).toGenericDict();
+      lr_[o.name] = s.at("lr").toDouble();
+      for (auto& group : optimizers_.at(o.name)->param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr_[o.name]);
+    }
+  in_epoch_ = batch_ > 0;
+  if (in_epoch_) {
+    auto es = ck.get_dict("epoch_state");
+    permutation_ = es.at("permutation").toTensor().to(device_);
+    auto sums = es.at("sums").toGenericDict(), counts = es.at("counts").toGenericDict();
+    for (const auto& l : losses_) {
+      if (!sums.contains(l.name) || !counts.contains(l.name))
+        throw Error(what + ": the epoch in progress has no sum for loss '" + l.name + "'");
+      loss_sums_[l.name] = sums.at(l.name).toTensor().to(device_);
+      loss_counts_[l.name] = counts.at(l.name).toInt();
+    }
+    images_ = es.at("images").toInt();
+    seconds_before_ = es.at("seconds").toDouble();
+  }
+  std::map<std::string, at::Tensor> rng;
+  for (const auto& [k, t] : ck.get_tensors("rng")) rng[k] = t;
+  restore_rng_state(rng);
+  metrics_.load();
+  metrics_.truncate_after(epoch_);
+  atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+}
+
+void Trainer::init_from(const std::vector<fs::path>& files) {
+  for (const auto& file : files) {
+    c10::IValue v = load_torch_file(file);
+    std::vector<std::string> loaded;
+    // A state_dict, or a dict of them keyed by network name ({"G": {...}, "D": {...}}).
+    auto try_load = [&](const NamedTensors& raw, const std::string& key) {
+      for (auto& n : networks_) {
+        if (!key.empty() && key != n.name && std::any_of(networks_.begin(), networks_.end(),
+                                                         [&](const NetworkDecl& d) { return d.name == key; }))
+          continue;
+        NamedTensors state = adapt_reference_state(*n.module, raw);
+        if (state_matches(*n.module, state)) {
+          load_module_state(*n.module, state, file.string());
+          loaded.push_back(n.name);
+          return;
+        }
+      }
+    };
+    if (v.isGenericDict()) {
+      bool nested = false;
+      for (const auto& e : v.toGenericDict())
+        if (e.value().isGenericDict()) {
+          nested = true;
+          try_load(tensors_of(e.value(), file.string()), e.key().isString() ? e.key().toStringRef() : "");
+        }
+      if (!nested) try_load(tensors_of(v, file.string()), "");
+    }
+    if (loaded.empty()) {
+      std::string names;
+      for (const auto& n : networks_) names += (names.empty() ? "" : ", ") + n.name;
+      throw Error(file.string() + " matches none of the networks of model '" + config_.get_string("model") + "' (" +
+                  names + "): its keys or shapes differ");
+    }
+    std::string which;
+    for (const auto& n : loaded) which += (which.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "forgery: initialised %s from %s\n", which.c_str(), file.c_str());
+  }
+}
+
+void Trainer::load_data() {
+  if (!data_) data_ = recipe_->load_data();
+}
+
+int64_t Trainer::batches_per_epoch() const {
+  const int64_t n = data_->size(), b = config_.get_int("batch_size");
+  return config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
+}
+
+void Trainer::begin_epoch() {
+  // Drawn from the CPU generator whatever the device, so CPU and CUDA runs see the same order.
+  permutation_ = at::randperm(data_->size(), at::TensorOptions().dtype(at::kLong)).to(device_);
+  batch_ = 0;
+  for (auto& [_, t] : loss_sums_) t.zero_();
+  for (auto& [_, c] : loss_counts_) c = 0;
+  images_ = 0;
+  seconds_before_ = 0;
+  in_epoch_ = true;
+}
+
+std::string Trainer::running_status() const {
+  std::string s;
+  for (const auto& l : losses_) {
+    const int64_t c = loss_counts_.at(l.name);
+    if (c == 0) continue;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s%s %.4f", s.empty() ? "" : " ", l.name.c_str(),
+                  loss_sums_.at(l.name).item<double>() / c);
+    s += buf;
+  }
+  return s;
+}
+
+int Trainer::train() {
+  load_data();
+  const int64_t epochs = config_.get_int("epochs");
+  const int64_t bs = config_.get_int("batch_size");
+  const int64_t nb = batches_per_epoch();
+  if (nb == 0)
+    throw Error("the dataset has " + std::to_string(data_->size()) + " examples, fewer than one batch of " +
+                std::to_string(bs) + " with drop_last");
+  const auto mode = parse_progress_mode(config_.get_string("progress"));
+  for (const char* sub : {"samples", "checkpoints", "weights"}) fs::create_directories(run_dir_ / sub);
+  if (epoch_ >= epochs) {
+    std::fprintf(stderr, "forgery: the run has already done %lld of %lld epochs; pass --epochs N to train further\n",
+                 (long long)epoch_, (long long)epochs);
+    write_final_artifacts();
+    return 0;
+  }
+  Context ctx(*this);
+  while (epoch_ < epochs) {
+    if (!in_epoch_) begin_epoch();
+    ProgressBar bar("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(epochs), nb, bs, mode);
+    bar.set_status_source([this] { return running_status(); });
+    auto t0 = std::chrono::steady_clock::now();
+    while (batch_ < nb) {
+      const int64_t start = batch_ * bs, len = std::min(bs, data_->size() - start);
+      for (const auto& l : recipe_->train_step(data_->batch(permutation_.narrow(0, start, len)), ctx)) {
+        auto it = loss_sums_.find(l.name);
+        if (it == loss_sums_.end()) throw std::logic_error("recipe reported undeclared loss " + l.name);
+        it->second.add_(l.sum);
+        loss_counts_[l.name] += l.count;
+      }
+      images_ += len;
+      ++batch_;
+      ++global_step_;
+      bar.update(batch_, images_);
+      if (after_step) after_step(global_step_);
+      if (stop_requested() && batch_ < nb) {
+        bar.finish();
+        seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        save_last_checkpoint();
+        write_weights();
+        std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
+                     "forgery: continue exactly where it stopped with: forgery resume %s\n",
+                     (long long)epoch_ + 1, (long long)global_step_, (run_dir_ / "checkpoints" / "last.pt").c_str(),
+                     run_dir_.c_str());
+        return 128 + stop_signal();
+      }
+    }
+    bar.finish();
+    double seconds = seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    end_epoch(seconds);
+    if (stop_requested() && epoch_ < epochs) {
+      std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
+                   (long long)epoch_, run_dir_.c_str());
+      return 128 + stop_signal();
+    }
+  }
+  write_final_artifacts();
+  return 0;
+}
+
+void Trainer::evaluate(MetricRow& row, bool* improved) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::optional<Evaluation> ev;
+  {
+    KeepTrainingState keep(networks_);
+    ev = recipe_->evaluate(epoch_);
+  }
+  if (!ev) return;
+  for (auto& m : ev->metrics) row.push_back(std::move(m));
+  if (std::isfinite(ev->best_value) && (best_epoch_ == 0 || ev->best_value < best_value_)) {
+    best_value_ = ev->best_value;
+    best_epoch_ = epoch_;
+    *improved = true;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  row.emplace_back("eval_seconds", secs);
+  std::printf("  eval:%s  (%.1f s)\n", ev->summary.c_str(), secs);
+  std::fflush(stdout);
+}
+
+void Trainer::end_epoch(double seconds) {
+  ++epoch_;
+  in_epoch_ = false;
+  batch_ = 0;
+  const double ips = seconds > 0 ? images_ / seconds : 0;
+  MetricRow row = {{"epoch", epoch_}, {"step", global_step_}};
+  std::string line;
+  for (const auto& l : losses_) {
+    const double mean = loss_sums_.at(l.name).item<double>() / std::max<int64_t>(loss_counts_.at(l.name), 1);
+    row.emplace_back(l.name, mean);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "  %s %.6f", l.name.c_str(), mean);
+    line += buf;
+  }
+  if (schedule_.policy != "constant")
+    for (const auto& o : optimizer_decls_) row.emplace_back("lr_" + o.name, lr_.at(o.name));
+  row.emplace_back("seconds", seconds);
+  row.emplace_back("images_per_sec", ips);
+  std::printf("epoch %lld/%lld%s  %.1f s  %.1f img/s\n", (long long)epoch_, (long long)config_.get_int("epochs"),
+              line.c_str(), seconds, ips);
+  std::fflush(stdout);
+  const int64_t eval_every = config_.get_int("eval_every");
+  bool improved = false;
+  if (eval_every > 0 && (epoch_ % eval_every == 0 || epoch_ == config_.get_int("epochs"))) evaluate(row, &improved);
+  metrics_.append(std::move(row));
+  metrics_.save();
+  // The rate of the next epoch, stepped at the end of this one (as the reference does).
+  const double before = lr_.empty() ? 0 : lr_.begin()->second;
+  set_learning_rates();
+  if (schedule_.policy != "constant" && !lr_.empty() && lr_.begin()->second != before)
+    std::printf("  learning rate %.7f -> %.7f\n", before, lr_.begin()->second);
+  write_epoch_artifacts();
+  save_last_checkpoint();
+  if (improved) save_checkpoint(run_dir_ / "checkpoints" / "best.pt");
+  const int64_t every = config_.get_int("checkpoint_every");
+  if (every > 0 && epoch_ % every == 0) save_checkpoint(run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
+  write_weights();
+}
+
+void Trainer::write_epoch_artifacts() {
+  std::optional<Visual> visual;
+  {
+    KeepTrainingState keep(networks_);
+    visual = recipe_->visuals();
+  }
+  if (visual && png_supported())
+    write_png(run_dir_ / "samples" / epoch_file("epoch_", epoch_, ".png"),
+              make_grid(visual->images, visual->nrow, visual->padding));
+  if (plot_supported()) {
+    PlotSpec plot;
+    plot.title = "Losses";
+    plot.x_label = "epoch";
+    plot.y_label = "mean loss";
+    auto x = metrics_.column("epoch");
+    for (const auto& l : losses_)
+      if (l.plot) plot.series.push_back({l.label, x, metrics_.column(l.name)});
+    write_line_plot(plot, run_dir_ / "losses.png", run_dir_ / "losses.svg");
+  }
+}
+
+void Trainer::write_final_artifacts() {
+  {
+    KeepTrainingState keep(networks_);
+    recipe_->write_final(run_dir_);
+  }
+  // The animation of every epoch's picture, looping.
+  if (gif_supported() && png_supported()) {
+    std::vector<Image> frames;
+    for (int64_t e = 1; e <= epoch_; ++e) {
+      fs::path p = run_dir_ / "samples" / epoch_file("epoch_", e, ".png");
+      if (fs::exists(p)) frames.push_back(read_png(p));
+    }
+    if (!frames.empty()) write_gif(run_dir_ / "progress.gif", frames, 20);
+  }
+  const std::string best = recipe_->best_metric();
+  if (best_epoch_ > 0 && !best.empty()) {
+    double last = NAN;
+    for (double v : metrics_.column(best))
+      if (std::isfinite(v)) last = v;
+    std::printf("%s: best %.4g at epoch %lld (checkpoints/best.pt), last %.4g\n", best.c_str(), best_value_,
+                (long long)best_epoch_, last);
+  }
+  std::printf("done: %s (config.toml, metrics.jsonl, samples/, losses.png, progress.gif, checkpoints/, weights/)\n",
+              run_dir_.c_str());
+}
+
+void Trainer::write_weights() {
+  for (const auto& n : networks_) save_state_dict(run_dir_ / "weights" / (n.name + ".pt"), module_state(*n.module));
+}
+
+void Trainer::save_last_checkpoint() { save_checkpoint(run_dir_ / "checkpoints" / "last.pt"); }
+
+void Trainer::save_checkpoint(const fs::path& path) {
+  auto d = make_dict();
+  d.insert("format", std::string(kCheckpointFormat));
+  d.insert("version", kCheckpointVersion);
+  d.insert("recipe", recipe_name_);
+  d.insert("model", config_.get_string("model"));
+  d.insert("config", config_.to_toml());
+  d.insert("epoch", epoch_);
+  d.insert("global_step", global_step_);
+  d.insert("batch_in_epoch", in_epoch_ ? batch_ : int64_t{0});
+  auto networks = make_dict();
+  for (const auto& n : networks_) networks.insert(n.name, to_dict(module_state(*n.module)));
+  d.insert("networks", networks);
+  auto optimizers = make_dict(), schedules = make_dict();
+  for (const auto& o : optimizer_decls_) {
+    optimizers.insert(o.name, to_dict(adam_state(*optimizers_.at(o.name), modules_of(networks_, o.networks))));
+    auto s = make_dict();
+    s.insert("policy", schedule_.policy);
+    s.insert("base_lr", o.lr);
+    s.insert("lr", lr_.at(o.name));
+    s.insert("last_epoch", epoch_);
+    schedules.insert(o.name, s);
+  }
+  d.insert("optimizers", optimizers);
+  d.insert("schedules", schedules);
+  NamedTensors rng;
+  for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
+  d.insert("rng", to_dict(rng));
+  auto extra = make_dict();
+  for (const auto& [k, v] : recipe_->extra_state()) extra.insert(k, v);
+  d.insert("recipe_state", extra);
+  d.insert("best_metric", recipe_->best_metric());
+  d.insert("best_value", best_value_);
+  d.insert("best_epoch", best_epoch_);
+  if (in_epoch_ && batch_ > 0) {
+    auto es = make_dict(), sums = make_dict(), counts = make_dict();
+    es.insert("permutation", permutation_.cpu());
+    for (const auto& l : losses_) {
+      sums.insert(l.name, loss_sums_.at(l.name).cpu());
+      counts.insert(l.name, loss_counts_.at(l.name));
+    }
+    es.insert("sums", sums);
+    es.insert("counts", counts);
+    es.insert("images", images_);
+    es.insert("seconds", seconds_before_);
+    d.insert("epoch_state", es);
+  }
+  save_torch_file(path, d);
+}
+
+}  // namespace forgery

@@ -1,0 +1,31 @@
+#pragma once
+// Running an image-to-image generator on a set of images, as the reference's test script runs
+// it: one image at a time, normalisation with the image's own statistics and dropout active
+// (seeded), or with `eval_mode` running statistics and no dropout. Used by the translation
+// recipes' visuals and val metrics and by `forgery translate`.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+#include "forgery/models/image_nets.h"
+
+namespace forgery {
+
+struct TranslateOptions {
+  bool eval_mode = false;
+  uint64_t seed = 0;  // seeds the dropout masks (the caller keeps the run's stream intact)
+  c10::Device device{c10::kCPU};
+};
+
+// [N, C, S, S] uint8 images in, [N, C', S, S] uint8 images out (on the CPU), rounded as the
+// PNG writers round. The generator's training flag is restored; in training mode its
+// BatchNorm running statistics move, as in the reference (callers that must not change a
+// model keep them, see the trainer).
+at::Tensor translate_images(ImageNet& G, const at::Tensor& images, const TranslateOptions& options);
+
+// [N, C, H, W] floats in [-1, 1] to 8-bit values, clamped (x + 1) / 2 * 255 + 0.5, truncated.
+at::Tensor to_bytes(const at::Tensor& images);
+// 1-channel images repeated to 3 (to show grey and colour images side by side).
+at::Tensor to_channels(const at::Tensor& images, int64_t channels);
+
+}  // namespace forgery
