@@ -5,12 +5,6 @@
 
 namespace forgery {
 
-namespace {
-void set_requires_grad(torch::nn::Module& m, bool on) {
-  for (auto& p : m.parameters()) p.set_requires_grad(on);
-}
-}  // namespace
-
 GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at::Tensor& real,
                       const at::Tensor& labels, const std::vector<at::Tensor>& z_d, const at::Tensor& z_g,
                       GanLoss loss) {

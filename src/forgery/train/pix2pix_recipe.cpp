@@ -19,16 +19,13 @@
 #include "forgery/models/image_nets.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/losses.h"
+#include "forgery/train/pix2pix_step.h"
 #include "forgery/train/recipe.h"
 #include "forgery/train/translation.h"
 
 namespace forgery {
 
 namespace {
-
-void set_requires_grad(torch::nn::Module& m, bool on) {
-  for (auto& p : m.parameters()) p.set_requires_grad(on);
-}
 
 class Pix2PixRecipe : public Recipe {
  public:
@@ -66,26 +63,8 @@ class Pix2PixRecipe : public Recipe {
   std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) override {
     const at::Tensor& real_a = batch.at(a_to_b_ ? "A" : "B");
     const at::Tensor& real_b = batch.at(a_to_b_ ? "B" : "A");
-    at::Tensor fake_b = G_->forward(real_a);
-    // D: the fake pair (G frozen: fake_B detached), then the real pair, the loss halved.
-    set_requires_grad(*D_, true);
-    ctx.zero_grad("D");
-    at::Tensor loss_d_fake = gan_loss(loss_, D_->forward(at::cat({real_a, fake_b.detach()}, 1)), false);
-    at::Tensor loss_d_real = gan_loss(loss_, D_->forward(at::cat({real_a, real_b}, 1)), true);
-    ((loss_d_fake + loss_d_real) * 0.5).backward();
-    ctx.step("D");
-    // G: fool D (frozen) and stay close to the target.
-    set_requires_grad(*D_, false);
-    ctx.zero_grad("G");
-    at::Tensor loss_g_gan = gan_loss(loss_, D_->forward(at::cat({real_a, fake_b}, 1)), true);
-    at::Tensor loss_g_l1 = at::l1_loss(fake_b, real_b) * lambda_l1_;
-    (loss_g_gan + loss_g_l1).backward();
-    ctx.step("G");
-    set_requires_grad(*D_, true);
-    return {{"G_GAN", loss_g_gan.detach()},
-            {"G_L1", loss_g_l1.detach()},
-            {"D_real", loss_d_real.detach()},
-            {"D_fake", loss_d_fake.detach()}};
+    Pix2PixLosses l = pix2pix_step(*G_, *D_, ctx, real_a, real_b, loss_, lambda_l1_);
+    return {{"G_GAN", l.g_gan}, {"G_L1", l.g_l1}, {"D_real", l.d_real}, {"D_fake", l.d_fake}};
   }
 
   std::optional<Visual> visuals() override {

@@ -11,6 +11,10 @@ at::Tensor StepContext::randn(at::IntArrayRef sizes, const at::TensorOptions& op
   return at::randn(sizes, options);
 }
 
+void set_requires_grad(torch::nn::Module& module, bool on) {
+  for (auto& p : module.parameters()) p.set_requires_grad(on);
+}
+
 torch::optim::Adam& LocalOptimizers::get(const std::string& name) {
   auto it = optimizers_.find(name);
   if (it == optimizers_.end()) throw std::logic_error("no optimiser named " + name);

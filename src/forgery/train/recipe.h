@@ -53,6 +53,10 @@ class LocalOptimizers : public StepContext {
   std::map<std::string, torch::optim::Adam*> optimizers_;
 };
 
+// Freezes (false) or unfreezes a network's parameters: a frozen network passes gradients to
+// its input without computing its own weight gradients.
+void set_requires_grad(torch::nn::Module& module, bool on);
+
 struct NetworkDecl {
   std::string name;  // checkpoint key and weights/NAME.pt
   std::shared_ptr<torch::nn::Module> module;
