@@ -262,6 +262,43 @@ TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
   EXPECT_NE(msg.find("checkpoints/last.pt"), std::string::npos) << msg;
 }
 
+// A checkpoint written by the release before the recipe trainer (format 1, stopped in the middle
+// of epoch 2 by tests/fixtures/checkpoint_v1_midepoch.pt's maker) is read, upgraded and resumed;
+// resuming it gives the same run as resuming the format-2 checkpoint of the same state.
+TEST_F(Train, ACheckpointOfTheFormerFormatStillResumes) {
+  Checkpoint v1 = Checkpoint::read(test::fixture("checkpoint_v1_midepoch.pt"));
+  EXPECT_EQ(v1.file_version(), 1);
+  auto raw = load_torch_file(test::fixture("checkpoint_v1_midepoch.pt")).toGenericDict();
+  expect_same(v1.network("generator"), tensors_of(raw.at("generator"), "v1"));
+  EXPECT_EQ(v1.get_tensors("optimizers", "D").size(), tensors_of(raw.at("optimizer_d"), "v1").size());
+  EXPECT_EQ(v1.get_tensors("optimizers", "D")[0].first, "discriminator." + tensors_of(raw.at("optimizer_d"), "v1")[0].first);
+  EXPECT_EQ(v1.get_int("batch_in_epoch"), 1);
+  fs::path a = tmp_ / "from_v1", b = tmp_ / "from_v2";
+  for (const auto& d : {a, b}) fs::create_directories(d / "checkpoints");
+  {
+    Trainer t(v1.config({{"data_dir", (tmp_ / "data").string()}}), b);
+    t.restore(v1);
+    t.save_checkpoint(b / "checkpoints/last.pt");  // the same state in format 2
+  }
+  Checkpoint v2 = Checkpoint::read(b / "checkpoints/last.pt");
+  EXPECT_EQ(v2.file_version(), kCheckpointVersion);
+  for (const auto& [dir, ck] : {std::pair<fs::path, const Checkpoint*>{a, &v1}, {b, &v2}}) {
+    Trainer t(ck->config({{"data_dir", (tmp_ / "data").string()}}), dir);
+    t.restore(*ck);
+    EXPECT_EQ(t.epochs_done(), 1);
+    EXPECT_EQ(t.global_step(), 4);
+    EXPECT_EQ(t.train(), 0);
+    EXPECT_EQ(t.global_step(), 9);  // 600 images in batches of 256: 3 steps an epoch, 3 epochs
+  }
+  expect_same(weights(a, "generator"), weights(b, "generator"));
+  expect_same(weights(a, "discriminator"), weights(b, "discriminator"));
+  MetricsLog ma(a), mb(b);
+  ma.load();
+  mb.load();
+  EXPECT_EQ(ma.column("loss_d"), mb.column("loss_d"));
+  EXPECT_EQ(ma.column("epoch"), (std::vector<double>{2, 3}));
+}
+
 TEST_F(Train, InitFromPythonStateDicts) {
   Config c = config(1, {"nz=16", "image_size=7", "width=8"});
   prepare_output_dir(tmp_ / "init", false);

@@ -41,11 +41,10 @@ bool state_matches(const torch::nn::Module& module, const NamedTensors& state) {
   return true;
 }
 
-void load_module_state(torch::nn::Module& module, const NamedTensors& state, const std::string& what) {
+std::string state_mismatch(const torch::nn::Module& module, const NamedTensors& state) {
   std::map<std::string, at::Tensor> given(state.begin(), state.end());
   std::string missing, problems;
-  torch::NoGradGuard no_grad;
-  for (auto& [name, t] : module_state(module)) {
+  for (const auto& [name, t] : module_state(module)) {
     auto it = given.find(name);
     if (it == given.end()) {
       missing += (missing.empty() ? "" : ", ") + name;
@@ -54,16 +53,21 @@ void load_module_state(torch::nn::Module& module, const NamedTensors& state, con
     if (it->second.sizes() != t.sizes())
       problems += "\n  " + name + ": shape " + shape_text(it->second.sizes()) + " in the file, " +
                   shape_text(t.sizes()) + " in the model";
-    else
-      t.copy_(it->second);
     given.erase(it);
   }
   std::string unexpected;
   for (const auto& [name, _] : given) unexpected += (unexpected.empty() ? "" : ", ") + name;
-  if (!missing.empty() || !unexpected.empty() || !problems.empty())
-    throw Error(what + " does not fit this model:" +
-                (missing.empty() ? "" : "\n  missing: " + missing) +
-                (unexpected.empty() ? "" : "\n  unexpected: " + unexpected) + problems);
+  if (missing.empty() && unexpected.empty() && problems.empty()) return "";
+  return (missing.empty() ? "" : "\n  missing: " + missing) + (unexpected.empty() ? "" : "\n  unexpected: " + unexpected) +
+         problems;
+}
+
+void load_module_state(torch::nn::Module& module, const NamedTensors& state, const std::string& what) {
+  // Checked whole before anything is copied: a file that does not fit changes nothing.
+  if (std::string why = state_mismatch(module, state); !why.empty()) throw Error(what + " does not fit this model:" + why);
+  std::map<std::string, at::Tensor> given(state.begin(), state.end());
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : module_state(module)) t.copy_(given.at(name));
 }
 
 NamedTensors adapt_reference_state(const torch::nn::Module& module, NamedTensors state) {

@@ -11,8 +11,11 @@ namespace forgery {
 // such as an InstanceNorm's absent running statistics, are left out).
 NamedTensors module_state(const torch::nn::Module& module);
 // Strict: every key present, none extra, shapes equal; errors name `what`, the missing and
-// unexpected keys and the differing shapes.
+// unexpected keys and the differing shapes, and leave the module unchanged.
 void load_module_state(torch::nn::Module& module, const NamedTensors& state, const std::string& what);
+// Why `state` does not fit (the missing and unexpected keys, the differing shapes, one per
+// line), or "" when it does.
+std::string state_mismatch(const torch::nn::Module& module, const NamedTensors& state);
 // Whether `state`'s keys and shapes are exactly the module's.
 bool state_matches(const torch::nn::Module& module, const NamedTensors& state);
 

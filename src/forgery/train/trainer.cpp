@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
@@ -221,10 +222,25 @@ void Trainer::init_from(const std::vector<fs::path>& files) {
       if (!nested) try_load(tensors_of(v, file.string()), "");
     }
     if (loaded.empty()) {
-      std::string names;
-      for (const auto& n : networks_) names += (names.empty() ? "" : ", ") + n.name;
+      // Say how the file differs from the network it is most like (the most keys in common).
+      std::string names, closest, why;
+      size_t best = 0;
+      const NamedTensors raw = v.isGenericDict() ? tensors_of(v, file.string()) : NamedTensors{};
+      for (const auto& n : networks_) {
+        names += (names.empty() ? "" : ", ") + n.name;
+        NamedTensors state = adapt_reference_state(*n.module, raw);
+        std::set<std::string> keys;
+        for (const auto& [k, _] : module_state(*n.module)) keys.insert(k);
+        size_t common = 0;
+        for (const auto& [k, _] : state) common += keys.count(k);
+        if (common > best) {
+          best = common;
+          closest = n.name;
+          why = state_mismatch(*n.module, state);
+        }
+      }
       throw Error(file.string() + " matches none of the networks of model '" + config_.get_string("model") + "' (" +
-                  names + "): its keys or shapes differ");
+                  names + ")" + (closest.empty() ? ": it shares no key with them" : "; it is closest to " + closest + ":" + why));
     }
     std::string which;
     for (const auto& n : loaded) which += (which.empty() ? "" : ", ") + n;

@@ -1,0 +1,360 @@
+// pix2pix end to end on tiny generated pairs: a run folder, exact resume, --init-from,
+// translate and data combine, and every bad input the issue lists, through the library and
+// through the forgery command.
+#include <torch/torch.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/core/stop.h"
+#include "forgery/io/image.h"
+#include "forgery/io/metrics.h"
+#include "forgery/io/state_dict.h"
+#include "forgery/io/torch_file.h"
+#include "forgery/train/checkpoint.h"
+#include "forgery/train/options.h"
+#include "forgery/train/trainer.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::run_forgery;
+using test::TempDir;
+
+// A w x h picture of a few coloured rectangles, and its "label map" (each rectangle's colour
+// inverted and the background flat), so that there is something to learn.
+std::pair<Image, Image> make_pair_halves(int w, int h, std::mt19937& rng) {
+  Image photo{w, h, 3, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
+  Image labels = photo;
+  for (size_t i = 0; i < photo.pixels.size(); ++i) {
+    photo.pixels[i] = static_cast<uint8_t>(100 + rng() % 30);
+    labels.pixels[i] = 20;
+  }
+  for (int r = 0; r < 3; ++r) {
+    const int x0 = static_cast<int>(rng() % (w / 2)), y0 = static_cast<int>(rng() % (h / 2));
+    const int x1 = x0 + w / 4 + static_cast<int>(rng() % (w / 4)), y1 = y0 + h / 4 + static_cast<int>(rng() % (h / 4));
+    const uint8_t c[3] = {static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())};
+    for (int y = y0; y < std::min(y1, h); ++y)
+      for (int x = x0; x < std::min(x1, w); ++x)
+        for (int k = 0; k < 3; ++k) {
+          photo.pixels[(static_cast<size_t>(y) * w + x) * 3 + k] = c[k];
+          labels.pixels[(static_cast<size_t>(y) * w + x) * 3 + k] = static_cast<uint8_t>(255 - c[k]);
+        }
+  }
+  return {photo, labels};
+}
+
+Image side_by_side(const Image& a, const Image& b) {
+  Image ab{a.width * 2, a.height, 3, std::vector<uint8_t>(static_cast<size_t>(a.width) * 2 * a.height * 3)};
+  const size_t row = static_cast<size_t>(a.width) * 3;
+  for (int y = 0; y < a.height; ++y) {
+    std::copy_n(a.pixels.data() + y * row, row, ab.pixels.data() + y * 2 * row);
+    std::copy_n(b.pixels.data() + y * row, row, ab.pixels.data() + y * 2 * row + row);
+  }
+  return ab;
+}
+
+// DIR/train/1.png ... and DIR/val/1.png ...: A|B pairs with side x side halves (A the photo).
+void write_pairs(const fs::path& dir, int n_train, int n_val, int side = 128, uint32_t seed = 7) {
+  std::mt19937 rng(seed);
+  for (auto [split, n] : {std::pair<std::string, int>{"train", n_train}, {"val", n_val}}) {
+    fs::create_directories(dir / split);
+    for (int i = 1; i <= n; ++i) {
+      auto [photo, labels] = make_pair_halves(side, side, rng);
+      write_png(dir / split / (std::to_string(i) + ".png"), side_by_side(photo, labels));
+    }
+  }
+}
+
+NamedTensors weights(const fs::path& run, const std::string& net) { return load_state_dict(run / "weights" / (net + ".pt")); }
+
+bool same(const NamedTensors& a, const NamedTensors& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
+  return true;
+}
+
+class Pix2pixRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    at::set_num_threads(2);
+    clear_stop_request();
+    write_pairs(tmp_ / "pairs", 5, 3);
+  }
+  void TearDown() override { clear_stop_request(); }
+  // The facades preset at 128 with tiny networks (ngf = ndf = 2) on the generated pairs.
+  Config config(int64_t epochs, std::vector<std::string> extra = {}) {
+    std::vector<std::string> sets = {"data_dir=" + (tmp_ / "pairs").string(), "epochs=" + std::to_string(epochs),
+                                     "progress=off", "threads=2", "device=cpu", "ngf=2", "ndf=2", "load_size=136",
+                                     "n_epochs=1", "n_epochs_decay=2", "eval_every=1", "visual_count=2"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return build_config("pix2pix-facades-128", sets);
+  }
+  fs::path run(const std::string& name, const Config& c, std::function<void(int64_t)> after_step = nullptr,
+               int expect = 0) {
+    fs::path dir = tmp_ / name;
+    prepare_output_dir(dir, false);
+    Trainer t(c, dir);
+    t.start_new();
+    t.after_step = std::move(after_step);
+    EXPECT_EQ(t.train(), expect);
+    return dir;
+  }
+  std::string pairs() const { return "--data '" + (tmp_ / "pairs").string() + "'"; }
+  std::string tiny() const {
+    return "--set ngf=2 --set ndf=2 --set load_size=136 --set progress=off --set visual_count=1 --set eval_every=0";
+  }
+  TempDir tmp_;
+};
+
+TEST_F(Pix2pixRun, WritesEveryArtifactWithTheReferencesNames) {
+  fs::path dir = run("run", config(2));
+  EXPECT_EQ(build_config((dir / "config.toml").string(), {}).to_toml(), config(2).to_toml());
+  MetricsLog log(dir);
+  log.load();
+  ASSERT_EQ(log.rows().size(), 2u);
+  for (const char* k : {"G_GAN", "G_L1", "D_real", "D_fake", "val_l1", "val_psnr", "val_ssim"})
+    for (double v : log.column(k)) EXPECT_TRUE(std::isfinite(v) && v > 0) << k;
+  EXPECT_EQ(log.column("step"), (std::vector<double>{5, 10}));
+  // The linear schedule (n_epochs 1, n_epochs_decay 2): the rate of each epoch.
+  EXPECT_EQ(log.column("lr_G"), (std::vector<double>{0.0002, 0.0002 * (1 - 1.0 / 3)}));
+  std::string csv = read_file(dir / "metrics.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "epoch,step,G_GAN,G_L1,D_real,D_fake,lr_G,lr_D,seconds,images_per_sec,val_l1,val_psnr,val_ssim,eval_seconds");
+  // Visuals: two val pairs as input | output | target rows of 128x128 images, 2-pixel padding.
+  Image grid = read_png(dir / "samples/epoch_0002.png");
+  EXPECT_EQ(grid.width, 3 * 128 + 4 * 2);
+  EXPECT_EQ(grid.height, 2 * 128 + 3 * 2);
+  EXPECT_EQ(grid.channels, 3);
+  if (gif_supported()) EXPECT_EQ(read_gif_info(dir / "progress.gif").frames, 2);
+  // Weights under the reference's names, strict state_dicts of its UnetGenerator and NLayerDiscriminator.
+  auto g = weights(dir, "G"), d = weights(dir, "D");
+  EXPECT_EQ(g.front().first, "model.model.0.weight");
+  EXPECT_EQ(g.front().second.sizes(), (std::vector<int64_t>{2, 3, 4, 4}));
+  bool has_dropout_block_norm = false;
+  for (const auto& [k, t] : g) has_dropout_block_norm |= k == "model.model.1.model.3.model.3.model.3.model.6.running_var";
+  EXPECT_TRUE(has_dropout_block_norm);
+  EXPECT_EQ(d.front().first, "model.0.weight");
+  EXPECT_EQ(d.back().first, "model.11.bias");
+  EXPECT_EQ(d.front().second.sizes(), (std::vector<int64_t>{2, 6, 4, 4}));
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_EQ(ck.get_string("recipe"), "pix2pix");
+  EXPECT_EQ(ck.get_string("best_metric"), "val_l1");
+  EXPECT_TRUE(fs::exists(dir / "checkpoints/best.pt"));
+  EXPECT_EQ(ck.get("schedules", "G").toGenericDict().at("lr").toDouble(), 0.0002 * (1 - 2.0 / 3));
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+TEST_F(Pix2pixRun, StopMidEpochResumesExactlyWithDropoutCropsAndTheSchedule) {
+  fs::path straight = run("straight", config(3));
+  // Stopped after step 7: in epoch 2, after the learning rate was first lowered.
+  fs::path dir = run("stopped", config(3), [](int64_t step) { if (step == 7) request_stop(SIGINT); }, 128 + SIGINT);
+  clear_stop_request();
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_EQ(ck.get_int("batch_in_epoch"), 2);
+  {
+    Trainer t(ck.config(), dir);
+    t.restore(ck);
+    EXPECT_EQ(t.train(), 0);
+  }
+  EXPECT_TRUE(same(weights(straight, "G"), weights(dir, "G")));
+  EXPECT_TRUE(same(weights(straight, "D"), weights(dir, "D")));
+  auto a = Checkpoint::read(straight / "checkpoints/last.pt"), b = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_TRUE(same(a.get_tensors("optimizers", "G"), b.get_tensors("optimizers", "G")));
+  EXPECT_TRUE(same(a.get_tensors("optimizers", "D"), b.get_tensors("optimizers", "D")));
+  MetricsLog ma(straight), mb(dir);
+  ma.load();
+  mb.load();
+  for (const char* k : {"G_GAN", "G_L1", "D_real", "D_fake", "lr_G", "val_l1", "val_ssim"})
+    EXPECT_EQ(ma.column(k), mb.column(k)) << k;
+  EXPECT_TRUE(torch::equal(torch::tensor(read_png(straight / "samples/epoch_0003.png").pixels),
+                           torch::tensor(read_png(dir / "samples/epoch_0003.png").pixels)));
+  // Without the random flips the training differs (they were applied).
+  fs::path noflip = run("noflip", config(1, {"no_flip=true"}));
+  fs::path flip = run("flip", config(1));
+  EXPECT_FALSE(same(weights(noflip, "G"), weights(flip, "G")));
+}
+
+TEST_F(Pix2pixRun, InitFromReferenceStateDictsMatchesEachFileToItsNetwork) {
+  fs::path first = run("first", config(1));
+  Config c = config(1, {"seed=9"});
+  prepare_output_dir(tmp_ / "init", false);
+  Trainer t(c, tmp_ / "init");
+  t.start_new();
+  // D's file as PyTorch before 0.4.1 wrote it (no num_batches_tracked), G's as it is.
+  NamedTensors old_d;
+  for (const auto& [k, v] : weights(first, "D"))
+    if (k.find("num_batches_tracked") == std::string::npos) old_d.emplace_back(k, v);
+  save_state_dict(tmp_ / "old_D.pth", old_d);
+  t.init_from({tmp_ / "old_D.pth", first / "weights/G.pt"});
+  EXPECT_TRUE(same(module_state(t.network("G")), weights(first, "G")));
+  NamedTensors d_now;
+  for (const auto& [k, v] : module_state(t.network("D")))
+    if (k.find("num_batches_tracked") == std::string::npos) d_now.emplace_back(k, v);
+  EXPECT_TRUE(same(d_now, old_d));
+  // A file of another architecture names the closest network's missing and unexpected keys.
+  fs::path other = run("other", config(1, {"ngf=4", "netD=pixel"}));
+  std::string msg = test::error_message([&] { t.init_from({other / "weights/G.pt"}); });
+  EXPECT_NE(msg.find("matches none of the networks"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("shape [4, 3, 4, 4] in the file, [2, 3, 4, 4] in the model"), std::string::npos) << msg;
+}
+
+TEST_F(Pix2pixRun, TranslateFromARunACheckpointAndAReferenceFile) {
+  auto r = run_forgery("train pix2pix-facades-128 " + pairs() + " --epochs 1 " + tiny() + " --out '" +
+                           (tmp_ / "run").string() + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A folder of label maps (the B halves) in, one 128x128 PNG per image out, same base names.
+  fs::create_directories(tmp_ / "labels/sub");
+  int i = 0;
+  for (const auto& f : {"1.png", "2.png", "sub/3.png"}) {
+    Image ab = read_png(tmp_ / "pairs/val" / (std::to_string(++i) + ".png"));
+    Image b{ab.width / 2, ab.height, 3, {}};
+    for (int y = 0; y < ab.height; ++y)
+      b.pixels.insert(b.pixels.end(), ab.pixels.begin() + (y * ab.width + ab.width / 2) * 3,
+                      ab.pixels.begin() + (y + 1) * ab.width * 3);
+    write_png(tmp_ / "labels" / f, b);
+  }
+  r = run_forgery("translate '" + (tmp_ / "run").string() + "' --input '" + (tmp_ / "labels").string() + "' --out '" +
+                      (tmp_ / "out").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"1.png", "2.png", "sub/3.png"}) {
+    Image o = read_png(tmp_ / "out" / f);
+    EXPECT_EQ(o.width, 128) << f;
+    EXPECT_EQ(o.height, 128) << f;
+  }
+  // The same seed gives the same images; eval mode (no dropout, running statistics) others.
+  r = run_forgery("translate '" + (tmp_ / "run/checkpoints/last.pt").string() + "' --input '" +
+                      (tmp_ / "labels/1.png").string() + "' --out '" + (tmp_ / "again").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "again/1.png").pixels, read_png(tmp_ / "out/1.png").pixels);
+  r = run_forgery("translate '" + (tmp_ / "run").string() + "' --eval --input '" + (tmp_ / "labels/1.png").string() +
+                      "' --out '" + (tmp_ / "eval").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_png(tmp_ / "eval/1.png").pixels, read_png(tmp_ / "out/1.png").pixels);
+  // weights/G.pt is a plain state_dict, as the reference saves its generators: --preset names it.
+  r = run_forgery("translate '" + (tmp_ / "run/weights/G.pt").string() +
+                      "' --preset pix2pix-facades-128 --set ngf=2 --input '" + (tmp_ / "labels/1.png").string() +
+                      "' --out '" + (tmp_ / "ref").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "ref/1.png").pixels, read_png(tmp_ / "out/1.png").pixels);
+  // --paired: A|B in, input | output | target strips, index.html, L1/PSNR/SSIM.
+  r = run_forgery("translate '" + (tmp_ / "run").string() + "' --paired --input '" + (tmp_ / "pairs/val").string() +
+                      "' --out '" + (tmp_ / "strips").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Image strip = read_png(tmp_ / "strips/1.png");
+  EXPECT_EQ(strip.width, 3 * 128);
+  EXPECT_EQ(strip.height, 128);
+  // BtoA: the input panel is the B half, the target the A half (both 128 already: not resized).
+  Image pair = read_png(tmp_ / "pairs/val/1.png");
+  EXPECT_EQ(strip.pixels[0], pair.pixels[128 * 3]);
+  EXPECT_EQ(strip.pixels[2 * 128 * 3], pair.pixels[0]);
+  auto j = nlohmann::json::parse(read_file(tmp_ / "strips/metrics.json"));
+  EXPECT_EQ(j["count"].get<int>(), 3);
+  EXPECT_GT(j["ssim"].get<double>(), -1.0);
+  EXPECT_GT(j["psnr"].get<double>(), 0.0);
+  EXPECT_NE(read_file(tmp_ / "strips/index.html").find("<img src=\"2.png\""), std::string::npos);
+  EXPECT_NE(r.out.find("PSNR"), std::string::npos) << r.out;
+}
+
+TEST_F(Pix2pixRun, CombineMakesPairsFromTwoFoldersOfSameNamedImages) {
+  std::mt19937 rng(3);
+  fs::create_directories(tmp_ / "A/train");
+  fs::create_directories(tmp_ / "B/train");
+  auto [a, b] = make_pair_halves(32, 24, rng);
+  write_png(tmp_ / "A/train/x.png", a);
+  write_png(tmp_ / "B/train/x.png", b);
+  write_png(tmp_ / "A/y.png", b);
+  write_png(tmp_ / "B/y.png", a);
+  auto r = run_forgery("data combine '" + (tmp_ / "A").string() + "' '" + (tmp_ / "B").string() + "' '" +
+                           (tmp_ / "AB").string() + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "AB/train/x.png").pixels, side_by_side(a, b).pixels);
+  EXPECT_EQ(read_png(tmp_ / "AB/y.png").pixels, side_by_side(b, a).pixels);
+}
+
+// Each bad input: a clear message naming the file or option, a non-zero exit, nothing written.
+TEST_F(Pix2pixRun, BadInputsAreNamedAndNothingIsWritten) {
+  auto expect_error = [&](const std::string& args, int code, std::vector<std::string> words, const fs::path& unwritten) {
+    auto r = run_forgery(args, tmp_.path());
+    EXPECT_EQ(r.exit_code, code) << args << "\n" << r.err;
+    for (const auto& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(unwritten)) << unwritten;
+  };
+  const std::string train = "train pix2pix-facades-128 --epochs 1 " + tiny() + " --out '" + (tmp_ / "run").string() + "' ";
+  // A pair image of odd width.
+  fs::path odd = tmp_ / "odd";
+  write_pairs(odd, 2, 1, 32);
+  Image im = read_png(odd / "train/2.png");
+  Image cut{im.width - 1, im.height, 3, {}};
+  for (int y = 0; y < im.height; ++y)
+    cut.pixels.insert(cut.pixels.end(), im.pixels.begin() + y * im.width * 3, im.pixels.begin() + (y * im.width + cut.width) * 3);
+  write_png(odd / "train/2.png", cut);
+  expect_error(train + "--data '" + odd.string() + "'", 1, {"train/2.png", "63x32", "even width"}, tmp_ / "run");
+  // Images smaller than the crop (no resizing).
+  fs::path small = tmp_ / "small";
+  write_pairs(small, 2, 1, 64);
+  expect_error(train + "--set preprocess=crop --data '" + small.string() + "'", 1,
+               {"small/train/1.png", "64x64, smaller than the 128x128 crop"}, tmp_ / "run");
+  // An empty or missing train/ folder.
+  fs::create_directories(tmp_ / "empty/train");
+  expect_error(train + "--data '" + (tmp_ / "empty").string() + "'", 1, {"empty/train", "holds no JPEG or PNG"}, tmp_ / "run");
+  fs::create_directories(tmp_ / "notrain/val");
+  expect_error(train + "--data '" + (tmp_ / "notrain").string() + "'", 1, {"notrain has no train/ folder"}, tmp_ / "run");
+  // --direction misspelt, in training and in translation.
+  expect_error(train + pairs() + " --set direction=AtoC", 2, {"option direction 'AtoC': AtoB or BtoA"}, tmp_ / "run");
+  auto r = run_forgery(train + pairs(), tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string translate = "translate '" + (tmp_ / "run").string() + "' --device cpu --out '" + (tmp_ / "out").string() + "' ";
+  expect_error(translate + "--direction AtoC --input '" + (tmp_ / "pairs/val/1.png").string() + "'", 2,
+               {"--direction 'AtoC': AtoB or BtoA"}, tmp_ / "out");
+  // Translating a file that is not an image, alone or among good images.
+  std::ofstream(tmp_ / "notes.jpg") << "not a picture";
+  expect_error(translate + "--input '" + (tmp_ / "notes.jpg").string() + "'", 1, {"notes.jpg", "neither a JPEG nor a PNG file"},
+               tmp_ / "out");
+  fs::create_directories(tmp_ / "mixed");
+  fs::copy_file(tmp_ / "pairs/val/1.png", tmp_ / "mixed/1.png");
+  std::ofstream(tmp_ / "mixed/2.png") << "\x89PNG truncated";
+  expect_error(translate + "--input '" + (tmp_ / "mixed").string() + "'", 1, {"mixed/2.png"}, tmp_ / "out");
+  // A reference state_dict of another architecture: the missing and unexpected keys and the shapes.
+  expect_error("translate '" + (tmp_ / "run/weights/G.pt").string() +
+                   "' --preset pix2pix-facades --input '" + (tmp_ / "pairs/val/1.png").string() + "' --out '" +
+                   (tmp_ / "out").string() + "' --device cpu",
+               1,
+               {"weights file", "G.pt", "netG unet_256", "missing: model.model.1.model.3.model.3.model.3.model.3.model.3",
+                "model.model.0.weight: shape [2, 3, 4, 4] in the file, [64, 3, 4, 4] in the model"},
+               tmp_ / "out");
+  // A plain state_dict without --preset, and a GAN run given to translate.
+  expect_error("translate '" + (tmp_ / "run/weights/G.pt").string() + "' --input x --out '" + (tmp_ / "out").string() + "'",
+               2, {"--preset"}, tmp_ / "out");
+  // combine: an A without its B, and halves of different sizes.
+  std::mt19937 rng(1);
+  auto [a, b] = make_pair_halves(32, 24, rng);
+  auto [c, d] = make_pair_halves(30, 24, rng);
+  fs::create_directories(tmp_ / "A");
+  fs::create_directories(tmp_ / "B");
+  write_png(tmp_ / "A/x.png", a);
+  write_png(tmp_ / "A/lonely.png", a);
+  write_png(tmp_ / "B/x.png", b);
+  const std::string combine = "data combine '" + (tmp_ / "A").string() + "' '" + (tmp_ / "B").string() + "' '" +
+                              (tmp_ / "AB").string() + "'";
+  expect_error(combine, 1, {"A/lonely.png", "no same-named image"}, tmp_ / "AB/x.png");
+  fs::remove(tmp_ / "A/lonely.png");
+  write_png(tmp_ / "B/x.png", d);
+  expect_error(combine, 1, {"A/x.png (32x24)", "B/x.png (30x24)", "differ in size"}, tmp_ / "AB/x.png");
+}
+
+}  // namespace
+}  // namespace forgery
