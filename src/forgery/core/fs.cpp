@@ -13,32 +13,68 @@
 
 namespace forgery {
 
-void atomic_write_file(const fs::path& path, const std::string& bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp-" + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+AtomicFile::AtomicFile(fs::path path) : path_(std::move(path)) {
+  tmp_ = path_;
+  tmp_ += ".tmp-" + std::to_string(getpid());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error("cannot write " + path_.string() + ": " + std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0 && error_ == 0) {
+    ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error("cannot write " + path.string() + ": " + std::strerror(err));
+      error_ = errno;
+      break;
     }
-    off += static_cast<size_t>(n);
+    p += n;
+    size -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+}
+
+void AtomicFile::commit() {
+  if (error_ == 0 && ::fsync(fd_) != 0) error_ = errno;
+  if (::close(fd_) != 0 && error_ == 0) error_ = errno;
+  fd_ = -1;
+  if (error_ != 0) {
+    ::unlink(tmp_.c_str());
+    throw Error("cannot write " + path_.string() + ": " + std::strerror(error_) + " (the previous file, if any, is unchanged)");
+  }
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp_.c_str());
+    throw Error("cannot replace " + path_.string() + ": " + std::strerror(err));
+  }
+}
+
+void atomic_write_file(const fs::path& path, const std::string& bytes) {
+  AtomicFile out(path);
+  out.write(bytes.data(), bytes.size());
+  out.commit();
+}
+
+void atomic_link_or_copy(const fs::path& target, const fs::path& link) {
+  fs::path tmp = link;
+  tmp += ".tmp-" + std::to_string(getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  if (::link(target.c_str(), tmp.c_str()) != 0) {
+    fs::copy_file(target, tmp, fs::copy_options::overwrite_existing, ec);
+    if (ec) throw Error("cannot write " + link.string() + ": " + ec.message());
+  }
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    throw Error("cannot write " + path.string() + ": " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error("cannot replace " + path.string() + ": " + std::strerror(err));
+    throw Error("cannot replace " + link.string() + ": " + std::strerror(err));
   }
 }
 

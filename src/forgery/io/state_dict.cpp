@@ -102,7 +102,7 @@ NamedTensors adapt_reference_state(const torch::nn::Module& module, NamedTensors
 
 c10::impl::GenericDict to_dict(const NamedTensors& tensors) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
-  for (const auto& [k, t] : tensors) d.insert(k, t.detach().to(at::kCPU).contiguous().clone());
+  for (const auto& [k, t] : tensors) d.insert(k, standalone_cpu(t));
   return d;
 }
 

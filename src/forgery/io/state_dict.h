@@ -25,6 +25,8 @@ bool state_matches(const torch::nn::Module& module, const NamedTensors& state);
 // BatchNorm's missing num_batches_tracked (files from PyTorch before 0.4.1) becomes 0.
 NamedTensors adapt_reference_state(const torch::nn::Module& module, NamedTensors state);
 
+// A dict of the tensors on the CPU, for a checkpoint written right away (CPU tensors are not
+// copied).
 c10::impl::GenericDict to_dict(const NamedTensors& tensors);
 
 }  // namespace forgery

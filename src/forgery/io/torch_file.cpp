@@ -1,6 +1,8 @@
 #include "forgery/io/torch_file.h"
 
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/serialize.h>
 
 #include <cstring>
@@ -343,14 +345,36 @@ c10::IValue load_torch_file(const fs::path& path) {
 }
 
 void save_torch_file(const fs::path& path, const c10::IValue& value) {
-  std::vector<char> bytes = torch::pickle_save(value);
-  atomic_write_file(path, std::string(bytes.begin(), bytes.end()));
+  // What torch::pickle_save writes (the archive torch.save writes), streamed to the file
+  // instead of assembled in memory: a checkpoint can be most of a gigabyte.
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); });
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  AtomicFile out(path);
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* bytes, size_t n) -> size_t {
+      out.write(bytes, n);  // errors are kept for commit(), the stream writer sees success
+      return n;
+    });
+    torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+    writer.writeEndOfFile();
+  }
+  out.commit();
 }
 
 void save_state_dict(const fs::path& path, const NamedTensors& tensors) {
   c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(at::kCPU).contiguous().clone());
+  for (const auto& [name, t] : tensors) dict.insert(name, standalone_cpu(t));
   save_torch_file(path, dict);
+}
+
+at::Tensor standalone_cpu(const at::Tensor& t) {
+  at::Tensor c = t.detach().to(at::kCPU).contiguous();
+  // The pickler writes a tensor's whole storage: copy views so that only their own data goes.
+  const bool whole = c.storage_offset() == 0 && c.storage().nbytes() == static_cast<size_t>(c.numel()) * c.element_size();
+  return whole ? c : c.clone();
 }
 
 NamedTensors tensors_of(const c10::IValue& value, const std::string& what) {

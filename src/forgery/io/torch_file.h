@@ -22,6 +22,10 @@ c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name);
 // Python's torch.load reads; atomically.
 void save_torch_file(const std::filesystem::path& path, const c10::IValue& value);
 
+// `t` detached on the CPU, contiguous, owning its whole storage (a copy only when needed), to
+// be written right away.
+at::Tensor standalone_cpu(const at::Tensor& t);
+
 // A state_dict: name -> tensor, as Python's load_state_dict expects.
 void save_state_dict(const std::filesystem::path& path, const NamedTensors& tensors);
 NamedTensors load_state_dict(const std::filesystem::path& path);

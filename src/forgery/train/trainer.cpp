@@ -394,9 +394,11 @@ void Trainer::end_epoch(double seconds) {
     std::printf("  learning rate %.7f -> %.7f\n", before, lr_.begin()->second);
   write_epoch_artifacts();
   save_last_checkpoint();
-  if (improved) save_checkpoint(run_dir_ / "checkpoints" / "best.pt");
+  // The same state under other names: links, not second writes of a large file.
+  const fs::path last = run_dir_ / "checkpoints" / "last.pt";
+  if (improved) atomic_link_or_copy(last, run_dir_ / "checkpoints" / "best.pt");
   const int64_t every = config_.get_int("checkpoint_every");
-  if (every > 0 && epoch_ % every == 0) save_checkpoint(run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
+  if (every > 0 && epoch_ % every == 0) atomic_link_or_copy(last, run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
   write_weights();
 }
 
