@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""pix2pix quality against the Python reference at equal epochs: facades labels -> photos
+(BtoA), both programs trained with the same settings and seeds, then every test pair
+translated as the reference's test script does (per-image statistics, dropout) and scored
+against the real photos with the same L1 / PSNR / SSIM (bench/image_quality.py, the
+definitions Forgery's C++ is golden-tested against).
+
+    /usr/bin/python3 bench/pix2pix_quality.py --epochs 10 --seeds 0,1,2 [--size 128] [--work DIR]
+    /usr/bin/python3 bench/pix2pix_quality.py --epochs 10 --seeds 0,1,2 --work DIR --summarize
+
+--epochs E trains E/2 epochs at the full rate and E/2 of linear decay (the reference's 100 + 100
+schedule, shortened). Forgery and Python of one seed run side by side, each pinned to its own
+core with one thread (taskset), so the CPU time is shared evenly; the Python program loads its
+data in the training process. --work keeps the runs (and resumes the table with --summarize);
+writes bench/results/pix2pix_quality-sSIZE-eEPOCHS.json and prints a Markdown table.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import image_quality as iq  # noqa: E402
+
+METRICS = ("l1", "psnr", "ssim")
+
+
+def load(path):
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64).transpose(2, 0, 1) / 255
+
+
+def score(pairs):
+    """Mean L1, PSNR, SSIM over (output, target) arrays."""
+    values = {m: [] for m in METRICS}
+    for out, target in pairs:
+        values["l1"].append(iq.l1(out, target))
+        values["psnr"].append(iq.psnr(out, target))
+        values["ssim"].append(iq.ssim(out, target))
+    return {m: float(np.mean(v)) for m, v in values.items()} | {"count": len(pairs)}
+
+
+def forgery_pairs(folder, size):
+    """input | output | target strips written by forgery translate --paired."""
+    pairs = []
+    for name in sorted(f for f in os.listdir(folder) if f.endswith(".png")):
+        strip = load(os.path.join(folder, name))
+        pairs.append((strip[:, :, size:2 * size], strip[:, :, 2 * size:]))
+    return pairs
+
+
+def python_pairs(folder):
+    names = sorted(os.listdir(os.path.join(folder, "fake")))
+    return [(load(os.path.join(folder, "fake", n)), load(os.path.join(folder, "real", n))) for n in names]
+
+
+def commands(args, seed, work):
+    half = args.epochs // 2
+    data = os.path.abspath(args.data)
+    fdir, pdir = os.path.join(work, f"forgery-s{seed}"), os.path.join(work, f"python-s{seed}")
+    preset = "pix2pix-facades" if args.size == 256 else "pix2pix-facades-128"
+    forgery = [os.path.join(ROOT, "build", "forgery"), "train", preset, "--data", data, "--out", fdir, "--force",
+               "--epochs", str(args.epochs), "--threads", "1", "--set", f"seed={seed}", "--set", f"n_epochs={half}",
+               "--set", f"n_epochs_decay={args.epochs - half}", "--set", "progress=off",
+               "--set", f"eval_every={max(1, args.epochs // 5)}"]
+    size_args = [] if args.size == 256 else ["--netG", "unet_128", "--crop-size", "128"]
+    python = ["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "pix2pix.py"), "train", "--data", data,
+              "--out", pdir, "--n-epochs", str(half), "--n-epochs-decay", str(args.epochs - half), "--seed", str(seed),
+              "--threads", "1", "--workers", "0"] + size_args + ([] if args.size == 256 else ["--load-size", "143"])
+    return fdir, pdir, forgery, python
+
+
+def run_seed(args, seed, work):
+    fdir, pdir, forgery, python = commands(args, seed, work)
+    data = os.path.abspath(args.data)
+    if not os.path.exists(os.path.join(fdir, "test", "metrics.json")):
+        with open(os.path.join(work, f"forgery-s{seed}.log"), "w") as flog, \
+                open(os.path.join(work, f"python-s{seed}.log"), "w") as plog:
+            procs = [subprocess.Popen(["taskset", "-c", "0"] + forgery, stdout=flog, stderr=subprocess.STDOUT),
+                     subprocess.Popen(["taskset", "-c", "1"] + python, stdout=plog, stderr=subprocess.STDOUT)]
+            for p in procs:
+                if p.wait() != 0:
+                    raise SystemExit(f"a training run failed; see the logs in {work}")
+        subprocess.run([os.path.join(ROOT, "build", "forgery"), "translate", fdir, "--paired", "--input",
+                        os.path.join(data, "test"), "--out", os.path.join(fdir, "test"), "--seed", str(seed),
+                        "--device", "cpu"], check=True, stdout=subprocess.DEVNULL)
+        size_args = [] if args.size == 256 else ["--netG", "unet_128", "--crop-size", "128"]
+        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "pix2pix.py"), "test",
+                        "--weights", os.path.join(pdir, "latest_net_G.pth"), "--data", os.path.join(data, "test"),
+                        "--out", os.path.join(pdir, "test"), "--seed", str(seed)] + size_args,
+                       check=True, stdout=subprocess.DEVNULL)
+
+
+def summarize(args, work):
+    rows = {}
+    for seed in args.seed_list:
+        fdir, pdir, _, _ = commands(args, seed, work)
+        if not os.path.exists(os.path.join(fdir, "test", "metrics.json")) or \
+                not os.path.isdir(os.path.join(pdir, "test", "fake")):
+            continue
+        with open(os.path.join(fdir, "test", "metrics.json")) as f:
+            own = json.load(f)
+        rows[seed] = {"forgery": score(forgery_pairs(os.path.join(fdir, "test"), args.size)),
+                      "python": score(python_pairs(os.path.join(pdir, "test"))),
+                      "forgery_own_metrics": {m: own[m] for m in METRICS}}
+    summary = {}
+    for prog in ("forgery", "python"):
+        summary[prog] = {m: {"median": statistics.median(r[prog][m] for r in rows.values()),
+                             "all": [r[prog][m] for r in rows.values()]} for m in METRICS} if rows else {}
+    out = {"size": args.size, "epochs": args.epochs, "seeds": sorted(rows), "per_seed": rows, "summary": summary}
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", f"pix2pix_quality-s{args.size}-e{args.epochs}.json"), "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    print(f"\nfacades test set (106 pairs), {args.size}x{args.size}, {args.epochs} epochs, seeds {sorted(rows)}")
+    print("\n| program | L1 (lower is better) | PSNR dB | SSIM |")
+    print("|---|---|---|---|")
+    for prog in ("forgery", "python"):
+        if not summary[prog]:
+            continue
+        cells = []
+        for m, fmt in (("l1", "{:.4f}"), ("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
+            s = summary[prog][m]
+            cells.append(fmt.format(s["median"]) + " (" + ", ".join(fmt.format(v) for v in s["all"]) + ")")
+        print(f"| {prog} | " + " | ".join(cells) + " |")
+    # Forgery's own metrics.json (C++) against the NumPy scoring of the same PNGs.
+    for seed, r in rows.items():
+        for m in METRICS:
+            a, b = r["forgery"][m], r["forgery_own_metrics"][m]
+            if abs(a - b) > 1e-6 * max(1.0, abs(a)):
+                print(f"warning: seed {seed} {m}: NumPy {a} and forgery translate {b} differ")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "facades"))
+    ap.add_argument("--size", type=int, default=128, choices=(128, 256))
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--work", help="keep the runs here (default: a temporary folder)")
+    ap.add_argument("--summarize", action="store_true", help="only rebuild the table from the runs in --work")
+    args = ap.parse_args()
+    args.seed_list = [int(s) for s in args.seeds.split(",")]
+    work = args.work or tempfile.mkdtemp(prefix="pix2pix-quality-")
+    os.makedirs(work, exist_ok=True)
+    if not args.summarize:
+        for seed in args.seed_list:
+            run_seed(args, seed, work)
+            summarize(args, work)
+    summarize(args, work)
+
+
+if __name__ == "__main__":
+    main()

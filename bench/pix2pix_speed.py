@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""pix2pix training iterations per second on the CPU: the whole `forgery train pix2pix-facades`
+program against the same pix2pix in Python (bench/reference/pix2pix.py, the reference
+implementation's networks, data pipeline and DataLoader), same machine, alternating runs, on
+the first --images training pairs of facades. Each run trains 2 epochs; the second epoch's
+rate is kept (the first warms up caches and allocators). Batch 1, as the reference.
+
+    /usr/bin/python3 bench/pix2pix_speed.py [--sizes 128,256] [--images 40] [--rounds 3]
+
+Arms: Forgery with 2 threads; Python as shipped (PyTorch's default threads, here 1, and the
+reference's 4 DataLoader workers); Python with 2 threads and 4 workers; Python with 2 threads
+and the data loaded in the training process (no workers: the fastest Python here). Writes
+bench/results/pix2pix_speed.json and prints a Markdown table for docs/performance.md.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    if p.returncode != 0:
+        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+def forgery(size, data, out, threads):
+    preset = "pix2pix-facades" if size == 256 else "pix2pix-facades-128"
+    run([os.path.join(ROOT, "build", "forgery"), "train", preset, "--data", data, "--out", out, "--force",
+         "--epochs", "2", "--threads", str(threads), "--set", "eval_every=0", "--set", "progress=off"])
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return rows[-1]["images_per_sec"], threads
+
+
+def python(size, data, out, threads, workers):
+    cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "pix2pix.py"), "train", "--data", data,
+           "--out", out, "--epochs", "2", "--workers", str(workers)]
+    if size == 128:
+        cmd += ["--netG", "unet_128", "--load-size", "143", "--crop-size", "128"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    rows = [json.loads(line) for line in run(cmd).splitlines() if line.startswith("{")]
+    return rows[-1]["iterations_per_sec"], rows[-1]["threads"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "facades"))
+    ap.add_argument("--sizes", default="128,256")
+    ap.add_argument("--images", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="pix2pix-speed-")
+    data = os.path.join(work, "data")
+    os.makedirs(os.path.join(data, "train"))
+    train = os.path.join(os.path.abspath(args.data), "train")
+    for name in sorted(os.listdir(train))[: args.images]:
+        os.symlink(os.path.join(train, name), os.path.join(data, "train", name))
+    out = os.path.join(work, "run")
+    results = {}
+    try:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            arms = {
+                "forgery": lambda: forgery(size, data, out, 2),
+                "python_as_shipped": lambda: python(size, data, out, 0, 4),
+                "python_2_threads_4_workers": lambda: python(size, data, out, 2, 4),
+                "python_2_threads_no_workers": lambda: python(size, data, out, 2, 0),
+            }
+            r = {k: [] for k in arms}
+            threads = {}
+            for i in range(args.rounds):
+                for name, arm in arms.items():
+                    rate, threads[name] = arm()
+                    r[name].append(rate)
+                    print(f"size {size} round {i + 1}: {name} {rate:.3f} it/s ({threads[name]} threads)", flush=True)
+            results[str(size)] = {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "all": v,
+                                      "threads": threads[k]} for k, v in r.items()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    # Sizes measured in other invocations are kept (each size records its own settings).
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "bench", "results", "pix2pix_speed.json")
+    saved = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f).get("results", {})
+    for size, res in results.items():
+        saved[size] = {"images": args.images, "rounds": args.rounds, **res}
+    with open(path, "w") as f:
+        json.dump({"results": saved}, f, indent=2)
+        f.write("\n")
+    print("\n| size | program | threads | iterations/s, median (min–max) | Forgery's ratio |")
+    print("|---|---|---|---|---|")
+    for size, res in results.items():
+        f = res["forgery"]["median"]
+        for name, s in res.items():
+            if name in ("images", "rounds"):
+                continue
+            print(f"| {size} | {name} | {s['threads']} | {s['median']:.2f} ({s['min']:.2f}–{s['max']:.2f}) | "
+                  f"{f / s['median']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

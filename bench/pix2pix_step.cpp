@@ -1,0 +1,89 @@
+// Iterations per second of pix2pix training steps (Forgery's real pix2pix_step on the
+// registered unet_128 / unet_256 and basic PatchGAN, batch 1, random pairs), with the share of
+// the time spent in the optimiser steps, on the CPU or a GPU.
+//
+//   build/bench/pix2pix_step [--size 128|256] [--steps 20] [--warmup 3] [--threads 2] [--device cpu|cuda]
+//                            [--channels-last 0|1]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "forgery/models/image_nets.h"
+#include "forgery/train/options.h"
+#include "forgery/train/pix2pix_step.h"
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// The trainer's optimiser seam, timed.
+class TimedOptimizers : public forgery::LocalOptimizers {
+ public:
+  using LocalOptimizers::LocalOptimizers;
+  void step(const std::string& name) override {
+    auto t0 = Clock::now();
+    LocalOptimizers::step(name);
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  double seconds = 0;
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t size = 128, steps = 20, warmup = 3, threads = 2, channels_last = 0;
+  std::string device = "cpu";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--size") size = std::stoll(v);
+    else if (a == "--steps") steps = std::stoll(v);
+    else if (a == "--warmup") warmup = std::stoll(v);
+    else if (a == "--threads") threads = std::stoll(v);
+    else if (a == "--device") device = v;
+    else if (a == "--channels-last") channels_last = std::stoll(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  at::set_num_threads(static_cast<int>(threads));
+  torch::manual_seed(0);
+  auto config = forgery::build_config(size == 256 ? "pix2pix-facades" : "pix2pix-facades-128", {});
+  auto G = forgery::make_image_generator(config, 3, 3);
+  auto D = forgery::make_image_discriminator(config, 6);
+  torch::Device dev(device);
+  G->to(dev);
+  D->to(dev);
+  const auto fmt = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  if (channels_last)
+    for (auto* net : {G.get(), D.get()})
+      for (auto& p : net->parameters())
+        if (p.dim() == 4) p.set_data(p.data().contiguous(fmt));
+  auto adam = [](torch::nn::Module& m) {
+    return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+  };
+  auto opt_g = adam(*G), opt_d = adam(*D);
+  TimedOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  auto opts = torch::TensorOptions().device(dev);
+  auto a = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
+  auto b = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
+  auto step = [&] { forgery::pix2pix_step(*G, *D, ctx, a, b, forgery::GanLoss::BceLogits, 100.0); };
+  auto sync = [&] {
+    if (dev.is_cuda()) torch::cuda::synchronize();
+  };
+  for (int64_t i = 0; i < warmup; ++i) step();
+  sync();
+  ctx.seconds = 0;
+  auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  sync();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  int64_t params = 0;
+  for (const auto& p : G->parameters()) params += p.numel();
+  for (const auto& p : D->parameters()) params += p.numel();
+  std::printf("{\"program\": \"forgery\", \"size\": %lld, \"steps\": %lld, \"threads\": %d, \"parameters\": %lld, "
+              "\"seconds\": %.4f, \"iterations_per_sec\": %.3f, \"optimizer_share\": %.3f}\n",
+              (long long)size, (long long)steps, at::get_num_threads(), (long long)params, secs, steps / secs,
+              ctx.seconds / secs);
+  return 0;
+}
