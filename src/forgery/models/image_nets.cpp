@@ -6,9 +6,9 @@
 #include <torch/nn/modules/instancenorm.h>
 #include <torch/nn/modules/linear.h>
 
-#include <map>
 
 #include "forgery/core/error.h"
+#include "forgery/core/registry.h"
 
 namespace forgery {
 
@@ -61,44 +61,26 @@ void init_weights(torch::nn::Module& net, const std::string& init_type, double g
 }
 
 namespace {
-std::map<std::string, ImageNetInfo>& generators() {
-  static std::map<std::string, ImageNetInfo> table;
-  return table;
+NamedRegistry<ImageNetInfo>& generators() {
+  static NamedRegistry<ImageNetInfo> registry([](const std::string& name, const std::string& known) {
+    return "option netG '" + name + "': supported: " + known;
+  });
+  return registry;
 }
-std::map<std::string, ImageNetInfo>& discriminators() {
-  static std::map<std::string, ImageNetInfo> table;
-  return table;
-}
-const ImageNetInfo& find_in(const std::map<std::string, ImageNetInfo>& table, const std::string& name,
-                            const char* option) {
-  auto it = table.find(name);
-  if (it != table.end()) return it->second;
-  std::string known;
-  for (const auto& [n, _] : table) known += (known.empty() ? "" : ", ") + n;
-  throw UsageError(std::string("option ") + option + " '" + name + "': supported: " + known);
-}
-std::vector<std::string> names_of(const std::map<std::string, ImageNetInfo>& table) {
-  std::vector<std::string> out;
-  for (const auto& [n, _] : table) out.push_back(n);
-  return out;
+NamedRegistry<ImageNetInfo>& discriminators() {
+  static NamedRegistry<ImageNetInfo> registry([](const std::string& name, const std::string& known) {
+    return "option netD '" + name + "': supported: " + known;
+  });
+  return registry;
 }
 }  // namespace
 
-void register_image_generator(ImageNetInfo info) {
-  auto name = info.name;
-  if (!generators().emplace(name, std::move(info)).second) throw std::logic_error("generator " + name + " registered twice");
-}
-void register_image_discriminator(ImageNetInfo info) {
-  auto name = info.name;
-  if (!discriminators().emplace(name, std::move(info)).second)
-    throw std::logic_error("discriminator " + name + " registered twice");
-}
-const ImageNetInfo& find_image_generator(const std::string& name) { return find_in(generators(), name, "netG"); }
-const ImageNetInfo& find_image_discriminator(const std::string& name) {
-  return find_in(discriminators(), name, "netD");
-}
-std::vector<std::string> image_generator_names() { return names_of(generators()); }
-std::vector<std::string> image_discriminator_names() { return names_of(discriminators()); }
+void register_image_generator(ImageNetInfo info) { generators().add(std::move(info)); }
+void register_image_discriminator(ImageNetInfo info) { discriminators().add(std::move(info)); }
+const ImageNetInfo& find_image_generator(const std::string& name) { return generators().find(name); }
+const ImageNetInfo& find_image_discriminator(const std::string& name) { return discriminators().find(name); }
+std::vector<std::string> image_generator_names() { return generators().names(); }
+std::vector<std::string> image_discriminator_names() { return discriminators().names(); }
 
 std::shared_ptr<ImageNet> make_image_generator(const Config& c, int64_t in_channels, int64_t out_channels) {
   auto net = find_image_generator(c.get_string("netG")).make(c, in_channels, out_channels);

@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "forgery/core/error.h"
+#include "forgery/core/registry.h"
 #include "forgery/train/fused_adam.h"
 
 namespace forgery {
@@ -23,29 +23,14 @@ torch::optim::Adam& LocalOptimizers::get(const std::string& name) {
 void LocalOptimizers::zero_grad(const std::string& name) { clear_grads(get(name)); }
 void LocalOptimizers::step(const std::string& name) { adam_step(get(name)); }
 
-static std::map<std::string, RecipeInfo>& recipe_table() {
-  static std::map<std::string, RecipeInfo> recipes;
-  return recipes;
+static NamedRegistry<RecipeInfo>& recipes() {
+  static NamedRegistry<RecipeInfo> registry(
+      [](const std::string& name, const std::string& known) { return "unknown recipe '" + name + "' (known: " + known + ")"; });
+  return registry;
 }
 
-void register_recipe(RecipeInfo info) {
-  auto name = info.name;
-  if (!recipe_table().emplace(name, std::move(info)).second)
-    throw std::logic_error("recipe '" + name + "' registered twice");
-}
-
-const RecipeInfo& find_recipe(const std::string& name) {
-  auto it = recipe_table().find(name);
-  if (it != recipe_table().end()) return it->second;
-  std::string known;
-  for (const auto& [n, _] : recipe_table()) known += (known.empty() ? "" : ", ") + n;
-  throw UsageError("unknown recipe '" + name + "' (known: " + known + ")");
-}
-
-std::vector<const RecipeInfo*> all_recipes() {
-  std::vector<const RecipeInfo*> out;
-  for (const auto& [_, info] : recipe_table()) out.push_back(&info);
-  return out;
-}
+void register_recipe(RecipeInfo info) { recipes().add(std::move(info)); }
+const RecipeInfo& find_recipe(const std::string& name) { return recipes().find(name); }
+std::vector<const RecipeInfo*> all_recipes() { return recipes().all(); }
 
 }  // namespace forgery
