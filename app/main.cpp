@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
                 "row of --nrow images per class");
 
   TranslateArgs translate;
-  auto* tr = app.add_subcommand("translate", "Translate images with an image-to-image model (pix2pix)");
+  auto* tr = app.add_subcommand("translate", "Translate images with an image-to-image model (pix2pix, CycleGAN)");
   tr->add_option("model", translate.model,
                  "run folder, checkpoint, or a generator state_dict saved by the reference implementation (with --preset)")
       ->required();
@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
   tr->add_option("--preset", translate.preset, "architecture of a reference state_dict (e.g. pix2pix-facades)");
   tr->add_option("--set", translate.sets, "override an option of the preset or run: key=value (repeatable)")
       ->allow_extra_args(false);
-  tr->add_option("--direction", translate.direction, "AtoB or BtoA (default: the run's)");
+  tr->add_option("--direction", translate.direction,
+                 "AtoB or BtoA, A and B as the data folders name them (default: the run's direction); CycleGAN "
+                 "serves both, a pix2pix model the one it was trained for");
   tr->add_flag("--eval", translate.eval, "running statistics and no dropout (default: as the reference's test script)");
   tr->add_flag("--paired", translate.paired,
                "inputs are A|B pairs: translate the input half, write input | output | target strips, index.html and "

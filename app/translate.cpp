@@ -73,7 +73,7 @@ Translator load_translator(const TranslateArgs& a, std::string* direction) {
     throw UsageError("translate: model " + model.name + " generates images from noise; use forgery sample");
   *direction = !a.direction.empty() ? a.direction : config.has("direction") ? config.get_string("direction") : "AtoB";
   if (*direction != "AtoB" && *direction != "BtoA")
-    throw UsageError("translate --direction '" + *direction + "': AtoB or BtoA");
+    throw UsageError("translate --direction '" + *direction + "': AtoB or BtoA (A and B as the data folders name them)");
   Translator t = recipe.translator(config, *direction);
   if (ck) {
     load_module_state(*t.net, ck->network(t.network), "checkpoint " + ck->path().string() + " (network " + t.network + ")");

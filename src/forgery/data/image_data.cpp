@@ -82,8 +82,14 @@ ImageData load_image_folder(const fs::path& dir, const ImageDataOptions& o, cons
     try {
       // To grey before resizing, to colour after (as torchvision's pipelines do; fewer channels to resize).
       Image img = read_image(files[i]);
-      if (c == 1) img = resize_center_crop(convert_channels(img, 1), static_cast<int>(s));
-      else img = convert_channels(resize_center_crop(img, static_cast<int>(s)), 3);
+      const ResampleFilter filter = o.bicubic ? ResampleFilter::Bicubic : ResampleFilter::Bilinear;
+      auto resize = [&](const Image& im) {
+        return o.square ? resize_image(im, static_cast<int>(s), static_cast<int>(s), filter)
+                        : resize_center_crop(im, static_cast<int>(s), filter);
+      };
+      if (c == 1) img = resize(convert_channels(img, 1));
+      else if (o.square) img = resize(convert_channels(img, 3));  // RGB first, as the references convert
+      else img = convert_channels(resize(img), 3);
       // HWC to CHW.
       uint8_t* dst = pixels.data() + i * image_bytes;
       for (int64_t ch = 0; ch < c; ++ch)

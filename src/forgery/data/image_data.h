@@ -10,6 +10,7 @@
 
 #include "forgery/core/progress.h"
 #include "forgery/data/training_data.h"
+#include "forgery/io/image.h"
 
 namespace forgery {
 
@@ -23,6 +24,11 @@ struct ImageData {
 
 struct ImageDataOptions {
   int64_t size = 64;      // images are made size x size
+  // false: the shorter side resized to `size` and the centre cropped (torchvision's
+  // Resize(size) + CenterCrop, the GAN family's); true: resized to size x size whatever the
+  // aspect (the translation references' Resize([size, size])).
+  bool square = false;
+  bool bicubic = false;   // PIL's bicubic filter instead of bilinear
   int64_t channels = 3;   // 1 (grey) or 3 (RGB)
   bool need_classes = false;  // a conditional model: at least two classes
   bool skip_bad = false;      // skip unreadable images (counted) instead of failing

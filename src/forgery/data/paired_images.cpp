@@ -8,6 +8,7 @@
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
+#include "forgery/data/augment.h"
 #include "forgery/data/image_data.h"
 #include "forgery/data/parallel.h"
 #include "forgery/data/tensor_dataset.h"
@@ -92,27 +93,10 @@ AlignedPairs::AlignedPairs(PairedImages images, int64_t crop_size, bool flip)
 }
 
 Batch AlignedPairs::batch(const at::Tensor& index) {
-  const int64_t n = index.size(0);
-  const int64_t h = images_.a.size(2), w = images_.a.size(3);
-  // The reference draws x, then y, then the flip for each pair: the same crop and flip for A and B.
-  at::Tensor xs = at::randint(0, w - crop_ + 1, {n}, at::kLong);
-  at::Tensor ys = at::randint(0, h - crop_ + 1, {n}, at::kLong);
-  at::Tensor flips = flip_ ? at::rand({n}) < 0.5 : at::zeros({n}, at::kBool);
-  auto x = xs.accessor<int64_t, 1>(), y = ys.accessor<int64_t, 1>();
-  auto f = flips.accessor<bool, 1>();
-  at::Tensor a = images_.a.index_select(0, index), b = images_.b.index_select(0, index);
-  std::vector<at::Tensor> as, bs;
-  for (int64_t i = 0; i < n; ++i) {
-    at::Tensor ai = a[i].narrow(1, y[i], crop_).narrow(2, x[i], crop_);
-    at::Tensor bi = b[i].narrow(1, y[i], crop_).narrow(2, x[i], crop_);
-    if (f[i]) {
-      ai = ai.flip({2});
-      bi = bi.flip({2});
-    }
-    as.push_back(ai);
-    bs.push_back(bi);
-  }
-  return {{"A", normalize_bytes(at::stack(as))}, {"B", normalize_bytes(at::stack(bs))}};
+  // The same crop and flip for A and B.
+  CropDraws d = draw_crops(index.size(0), images_.a.size(2), images_.a.size(3), crop_, flip_);
+  return {{"A", apply_crops(images_.a.index_select(0, index), d, crop_)},
+          {"B", apply_crops(images_.b.index_select(0, index), d, crop_)}};
 }
 
 int64_t combine_pairs(const fs::path& a_dir, const fs::path& b_dir, const fs::path& out_dir, int threads,

@@ -212,6 +212,11 @@ RecipeRegistrar pix2pix_recipe({
     [](const Config& c, const c10::Device& d) { return std::make_unique<Pix2PixRecipe>(c, d); },
     validate_pix2pix,
     [](const Config& c, const std::string& direction) {
+      // One generator, trained for one direction.
+      if (direction != c.get_string("direction"))
+        throw UsageError("translate --direction " + direction + ": this pix2pix model was trained " +
+                         c.get_string("direction") + " (option direction) and cannot translate " + direction +
+                         "; for weights trained the other way pass --set direction=" + direction);
       Translator t;
       t.network = "G";
       t.in_channels = c.get_int("input_nc");

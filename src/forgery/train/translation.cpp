@@ -19,17 +19,20 @@ at::Tensor to_channels(const at::Tensor& images, int64_t channels) {
   return images.expand({images.size(0), channels, images.size(2), images.size(3)});
 }
 
-at::Tensor translate_images(ImageNet& G, const at::Tensor& images, const TranslateOptions& o) {
+at::Tensor run_generator(ImageNet& G, const at::Tensor& x, bool eval_mode) {
   torch::NoGradGuard no_grad;
   const bool was_training = G.is_training();
-  G.train(!o.eval_mode);
+  G.train(!eval_mode);
+  at::Tensor y = G.forward(x);
+  G.train(was_training);
+  return y;
+}
+
+at::Tensor translate_images(ImageNet& G, const at::Tensor& images, const TranslateOptions& o) {
   seed_everything(o.seed);
   std::vector<at::Tensor> out;
-  for (int64_t i = 0; i < images.size(0); ++i) {
-    at::Tensor x = normalize_bytes(images.narrow(0, i, 1).to(o.device));
-    out.push_back(to_bytes(G.forward(x)).cpu());
-  }
-  G.train(was_training);
+  for (int64_t i = 0; i < images.size(0); ++i)
+    out.push_back(to_bytes(run_generator(G, normalize_bytes(images.narrow(0, i, 1).to(o.device)), o.eval_mode)).cpu());
   return at::cat(out);
 }
 

@@ -17,6 +17,11 @@ struct TranslateOptions {
   c10::Device device{c10::kCPU};
 };
 
+// G on a batch of images in [-1, 1] without gradients, in training mode (per-image statistics,
+// dropout active) or, with `eval_mode`, in eval mode; the training flag is restored. The caller
+// seeds the dropout.
+at::Tensor run_generator(ImageNet& G, const at::Tensor& x, bool eval_mode);
+
 // [N, C, S, S] uint8 images in, [N, C', S, S] uint8 images out (on the CPU), rounded as the
 // PNG writers round. The generator's training flag is restored; in training mode its
 // BatchNorm running statistics move, as in the reference (callers that must not change a

@@ -1,0 +1,49 @@
+#include "forgery/train/cyclegan_step.h"
+
+#include <ATen/ATen.h>
+
+namespace forgery {
+
+CycleGanLosses cyclegan_step(const CycleGanNets& n, StepContext& ctx, const at::Tensor& real_a,
+                             const at::Tensor& real_b, ImagePool& pool_a, ImagePool& pool_b,
+                             const CycleGanWeights& w, GanLoss loss) {
+  at::Tensor fake_b = n.G_A.forward(real_a);
+  at::Tensor rec_a = n.G_B.forward(fake_b);
+  at::Tensor fake_a = n.G_B.forward(real_b);
+  at::Tensor rec_b = n.G_A.forward(fake_a);
+  // The generators, both discriminators frozen.
+  set_requires_grad(n.D_A, false);
+  set_requires_grad(n.D_B, false);
+  ctx.zero_grad("G");
+  CycleGanLosses l;
+  if (w.lambda_identity > 0) {
+    l.idt_A = at::l1_loss(n.G_A.forward(real_b), real_b) * (w.lambda_B * w.lambda_identity);
+    l.idt_B = at::l1_loss(n.G_B.forward(real_a), real_a) * (w.lambda_A * w.lambda_identity);
+  } else {
+    l.idt_A = at::zeros({}, real_a.options());
+    l.idt_B = at::zeros({}, real_a.options());
+  }
+  l.G_A = gan_loss(loss, n.D_A.forward(fake_b), true);
+  l.G_B = gan_loss(loss, n.D_B.forward(fake_a), true);
+  l.cycle_A = at::l1_loss(rec_a, real_a) * w.lambda_A;
+  l.cycle_B = at::l1_loss(rec_b, real_b) * w.lambda_B;
+  (l.G_A + l.G_B + l.cycle_A + l.cycle_B + l.idt_A + l.idt_B).backward();
+  ctx.step("G");
+  // The discriminators, on fakes from the pools.
+  set_requires_grad(n.D_A, true);
+  set_requires_grad(n.D_B, true);
+  ctx.zero_grad("D");
+  auto d_loss = [&](ImageNet& D, const at::Tensor& real, const at::Tensor& fake) {
+    at::Tensor on_real = gan_loss(loss, D.forward(real), true);  // real first, as the reference
+    at::Tensor d = (on_real + gan_loss(loss, D.forward(fake.detach()), false)) * 0.5;
+    d.backward();
+    return d.detach();
+  };
+  l.D_A = d_loss(n.D_A, real_b, pool_b.query(fake_b));
+  l.D_B = d_loss(n.D_B, real_a, pool_a.query(fake_a));
+  ctx.step("D");
+  for (at::Tensor* t : {&l.G_A, &l.G_B, &l.cycle_A, &l.cycle_B, &l.idt_A, &l.idt_B}) *t = t->detach();
+  return l;
+}
+
+}  // namespace forgery

@@ -1,0 +1,338 @@
+// CycleGAN: golden tests against the PyTorch reference program (bench/reference/cyclegan.py
+// through tests/fixtures/make_fixtures.py --only cyclegan), and end to end on tiny generated
+// unpaired images: the run folder, exact resume (pools included), translate both ways, and the
+// bad inputs the issue lists.
+#include <torch/torch.h>
+
+#include <fstream>
+#include <random>
+
+#include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/core/rng.h"
+#include "forgery/core/stop.h"
+#include "forgery/data/tensor_dataset.h"
+#include "forgery/io/image.h"
+#include "forgery/io/metrics.h"
+#include "forgery/io/state_dict.h"
+#include "forgery/io/torch_file.h"
+#include "forgery/models/patchgan.h"
+#include "forgery/models/resnet.h"
+#include "forgery/train/checkpoint.h"
+#include "forgery/train/cyclegan_step.h"
+#include "forgery/train/options.h"
+#include "forgery/train/trainer.h"
+#include "golden_fixture.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::run_forgery;
+using test::TempDir;
+
+class GoldenCycleGan : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { at::set_num_threads(1); }
+  static const test::GoldenFile& fx() {
+    static const test::GoldenFile f("golden_cyclegan.pt");
+    return f;
+  }
+  static at::Tensor get(const std::string& key) { return fx().get(key); }
+  static at::Tensor image(const std::string& key) { return normalize_bytes(get(key)); }
+  struct Nets {
+    ResnetGenerator G_A, G_B;
+    NLayerDiscriminator D_A, D_B;
+  };
+  // The fixture's small networks (2 residual blocks, ngf 2; PatchGAN ndf 2; InstanceNorm).
+  static Nets networks() {
+    auto g = [] { return ResnetGenerator(ResnetGeneratorOptions(3, 3).n_blocks(2).ngf(2)); };
+    auto d = [] { return NLayerDiscriminator(NLayerDiscriminatorOptions(3).ndf(2).norm(NormKind::Instance)); };
+    Nets n{g(), g(), d(), d()};
+    load_module_state(*n.G_A, fx().with_prefix("G_A."), "G_A");
+    load_module_state(*n.G_B, fx().with_prefix("G_B."), "G_B");
+    load_module_state(*n.D_A, fx().with_prefix("D_A."), "D_A");
+    load_module_state(*n.D_B, fx().with_prefix("D_B."), "D_B");
+    return n;
+  }
+  static void expect_close(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+    test::expect_close(got, want, what, 1e-4, 1e-6);
+  }
+};
+
+TEST_F(GoldenCycleGan, SeededInitialisationIsTheReferences) {
+  // torch.manual_seed(0); G_A, G_B = resnet_6blocks; D_A, D_B = basic, InstanceNorm.
+  Config c = build_config("cyclegan-horse2zebra-128", {});
+  seed_everything(0);
+  std::vector<std::pair<std::string, std::shared_ptr<ImageNet>>> nets;
+  nets.emplace_back("G_A", make_image_generator(c, 3, 3));
+  nets.emplace_back("G_B", make_image_generator(c, 3, 3));
+  nets.emplace_back("D_A", make_image_discriminator(c, 3));
+  nets.emplace_back("D_B", make_image_discriminator(c, 3));
+  for (const auto& [tag, net] : nets)
+    for (const auto& p : net->named_parameters()) {
+      auto flat = p.value().detach().to(torch::kDouble).flatten();
+      auto got = torch::cat({flat.sum().view(1), flat.pow(2).sum().view(1),
+                             flat.narrow(0, 0, std::min<int64_t>(5, flat.numel())), flat.narrow(0, flat.numel() - 1, 1)});
+      test::expect_close(got, get("init." + tag + "." + p.key()), "init " + tag + " " + p.key(), 1e-6, 1e-9);
+    }
+}
+
+TEST_F(GoldenCycleGan, ResnetGeneratorAndInstanceNormPatchGan) {
+  Nets n = networks();
+  torch::NoGradGuard no_grad;
+  at::Tensor g = n.G_A->forward(image("x"));
+  expect_close(g, get("g_out"), "G_A");
+  expect_close(n.D_A->forward(get("g_out")), get("d_out"), "D_A");
+  // InstanceNorm keeps no statistics: eval mode gives the same images.
+  n.G_A->eval();
+  expect_close(n.G_A->forward(image("x")), get("g_out"), "G_A in eval mode");
+  std::vector<std::string> keys;
+  for (const auto& [k, _] : module_state(*n.G_A)) keys.push_back(k);
+  EXPECT_EQ(keys.front(), "model.1.weight");
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "model.10.conv_block.5.bias"), keys.end());
+}
+
+TEST_F(GoldenCycleGan, TwoIterationsMatchEveryLossGradientAndBothAdamSteps) {
+  Nets n = networks();
+  std::vector<at::Tensor> g_params, d_params;
+  for (auto* m : {static_cast<torch::nn::Module*>(n.G_A.get()), static_cast<torch::nn::Module*>(n.G_B.get())})
+    for (auto& p : m->parameters()) g_params.push_back(p);
+  for (auto* m : {static_cast<torch::nn::Module*>(n.D_A.get()), static_cast<torch::nn::Module*>(n.D_B.get())})
+    for (auto& p : m->parameters()) d_params.push_back(p);
+  torch::optim::Adam opt_g(g_params, torch::optim::AdamOptions(0.0002).betas({0.5, 0.999}));
+  torch::optim::Adam opt_d(d_params, torch::optim::AdamOptions(0.0002).betas({0.5, 0.999}));
+  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  ImagePool pool_a(0), pool_b(0);  // fixed decisions: D sees the latest fakes
+  const std::vector<std::pair<std::string, torch::nn::Module*>> all = {
+      {"G_A", n.G_A.get()}, {"G_B", n.G_B.get()}, {"D_A", n.D_A.get()}, {"D_B", n.D_B.get()}};
+  for (int step : {1, 2}) {
+    const std::string s = "s" + std::to_string(step) + ".";
+    CycleGanLosses l = cyclegan_step({*n.G_A, *n.G_B, *n.D_A, *n.D_B}, ctx, image(s + "A"), image(s + "B"), pool_a,
+                                     pool_b, CycleGanWeights{}, GanLoss::Lsgan);
+    const std::vector<std::pair<std::string, at::Tensor>> losses = {
+        {"D_A", l.D_A}, {"G_A", l.G_A}, {"cycle_A", l.cycle_A}, {"idt_A", l.idt_A},
+        {"D_B", l.D_B}, {"G_B", l.G_B}, {"cycle_B", l.cycle_B}, {"idt_B", l.idt_B}};
+    for (const auto& [k, v] : losses) expect_close(v, get(s + k), s + k);
+    for (const auto& [name, m] : all) {
+      if (step == 1)
+        for (const auto& p : m->named_parameters())
+          expect_close(p.value().grad(), get("s1.grad_" + name + "." + p.key()), "grad " + name + " " + p.key());
+      for (const auto& [k, t] : module_state(*m)) {
+        // A convolution's bias before InstanceNorm has a zero gradient in exact arithmetic (the
+        // norm removes each channel's mean): both programs compute rounding noise there, which
+        // Adam turns into steps of up to lr each way. Those biases only have to stay within them.
+        const std::string grad = "s1.grad_" + name + "." + k;
+        const bool bias = k.size() > 5 && k.compare(k.size() - 5, 5, ".bias") == 0;
+        const std::string weight_grad = bias ? grad.substr(0, grad.size() - 5) + ".weight" : "";
+        if (bias && fx().has(grad) &&
+            get(grad).abs().max().item<double>() < 1e-3 * get(weight_grad).abs().max().item<double>())
+          test::expect_close(t, get(s + "after_" + name + "." + k), s + name + " " + k + " (zero gradient)", 0,
+                             2 * 0.0002 * step);
+        else
+          expect_close(t, get(s + "after_" + name + "." + k), s + name + " " + k);
+      }
+    }
+  }
+}
+
+TEST_F(GoldenCycleGan, ImagePoolDecidesAsTheReferenceWithTheSameDraws) {
+  seed_everything(7);
+  ImagePool pool(3);
+  std::vector<double> returned;
+  for (int i = 0; i < 10; ++i) returned.push_back(pool.query(torch::full({1, 1, 1, 1}, double(i))).item<double>());
+  EXPECT_TRUE(torch::equal(torch::tensor(returned, torch::kFloat), get("pool.returned"))) << torch::tensor(returned);
+  EXPECT_TRUE(torch::equal(pool.state().flatten(), get("pool.kept")));
+  // The first three are stored and passed on as they come; a full pool passes the new image or
+  // a stored one, and keeps three.
+  EXPECT_EQ(std::vector<double>(returned.begin(), returned.begin() + 3), (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(pool.count(), 3);
+  ImagePool off(0);
+  at::Tensor fakes = torch::rand({2, 3, 4, 4});
+  EXPECT_TRUE(off.query(fakes).is_same(fakes));
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end on generated unpaired images.
+
+// DIR/trainA, trainB, testA, testB: 32x32 images; A has bright disks, B dark squares.
+void write_domains(const fs::path& dir, int n_train_a, int n_train_b, int n_test, uint32_t seed = 11) {
+  std::mt19937 rng(seed);
+  auto picture = [&](bool disks) {
+    Image im{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)};
+    for (auto& p : im.pixels) p = static_cast<uint8_t>(disks ? 40 + rng() % 20 : 180 + rng() % 20);
+    const int cx = 8 + static_cast<int>(rng() % 16), cy = 8 + static_cast<int>(rng() % 16), r = 4 + static_cast<int>(rng() % 4);
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) {
+        const bool inside = disks ? (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r : std::abs(x - cx) < r && std::abs(y - cy) < r;
+        if (inside)
+          for (int k = 0; k < 3; ++k) im.pixels[(y * 32 + x) * 3 + k] = disks ? static_cast<uint8_t>(220 - 40 * k) : 20;
+      }
+    return im;
+  };
+  for (auto [sub, n, disks] : {std::tuple<std::string, int, bool>{"trainA", n_train_a, true}, {"trainB", n_train_b, false},
+                               {"testA", n_test, true}, {"testB", n_test, false}}) {
+    fs::create_directories(dir / sub);
+    for (int i = 0; i < n; ++i) write_png(dir / sub / (sub + "_" + std::to_string(i) + ".png"), picture(disks));
+  }
+}
+
+NamedTensors weights(const fs::path& run, const std::string& net) { return load_state_dict(run / "weights" / (net + ".pt")); }
+bool same(const NamedTensors& a, const NamedTensors& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
+  return true;
+}
+
+class CycleGanRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    at::set_num_threads(2);
+    clear_stop_request();
+    write_domains(tmp_ / "h2z", 4, 3, 2);
+  }
+  void TearDown() override { clear_stop_request(); }
+  // The 128 preset with tiny networks on 32x32 images (resized to 36, cropped to 32), pools of 2.
+  Config config(int64_t epochs, std::vector<std::string> extra = {}) {
+    std::vector<std::string> sets = {"data_dir=" + (tmp_ / "h2z").string(), "epochs=" + std::to_string(epochs),
+                                     "progress=off", "threads=2", "device=cpu", "ngf=2", "ndf=2", "load_size=36",
+                                     "crop_size=32", "pool_size=2", "n_epochs=1", "n_epochs_decay=2", "visual_count=2"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return build_config("cyclegan-horse2zebra-128", sets);
+  }
+  fs::path run(const std::string& name, const Config& c, std::function<void(int64_t)> after_step = nullptr,
+               int expect = 0) {
+    fs::path dir = tmp_ / name;
+    prepare_output_dir(dir, false);
+    Trainer t(c, dir);
+    t.start_new();
+    t.after_step = std::move(after_step);
+    EXPECT_EQ(t.train(), expect);
+    return dir;
+  }
+  std::string tiny() const {
+    return "--data '" + (tmp_ / "h2z").string() + "' --set ngf=2 --set ndf=2 --set load_size=36 --set crop_size=32 "
+           "--set progress=off --set visual_count=1";
+  }
+  TempDir tmp_;
+};
+
+TEST_F(CycleGanRun, WritesEveryArtifactWithTheReferencesNames) {
+  fs::path dir = run("run", config(2));
+  MetricsLog log(dir);
+  log.load();
+  ASSERT_EQ(log.rows().size(), 2u);
+  for (const char* k : {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"})
+    for (double v : log.column(k)) EXPECT_TRUE(std::isfinite(v) && v > 0) << k;
+  EXPECT_EQ(log.column("step"), (std::vector<double>{4, 8}));  // max(|A|, |B|) = 4 an epoch
+  std::string csv = read_file(dir / "metrics.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "epoch,step,D_A,G_A,cycle_A,idt_A,D_B,G_B,cycle_B,idt_B,lr_G,lr_D,seconds,images_per_sec");
+  // Visuals: 2 test images a domain, real | fake | reconstruction rows.
+  Image grid = read_png(dir / "samples/epoch_0002.png");
+  EXPECT_EQ(grid.width, 3 * 32 + 4 * 2);
+  EXPECT_EQ(grid.height, 4 * 32 + 5 * 2);
+  for (const char* net : {"G_A", "G_B", "D_A", "D_B"}) EXPECT_TRUE(fs::exists(dir / "weights" / (std::string(net) + ".pt")));
+  EXPECT_EQ(weights(dir, "G_A").front().first, "model.1.weight");
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_EQ(ck.get_string("recipe"), "cyclegan");
+  EXPECT_EQ(ck.get("recipe_state", "pool_A").toTensor().size(0), 2);  // full pools of 2
+  EXPECT_EQ(ck.get_tensors("optimizers", "G").front().first, "G_A.model.1.weight.exp_avg");
+}
+
+TEST_F(CycleGanRun, StopMidEpochResumesExactlyWithPoolsCropsAndFlips) {
+  fs::path straight = run("straight", config(3));
+  fs::path dir = run("stopped", config(3), [](int64_t step) { if (step == 6) request_stop(SIGINT); }, 128 + SIGINT);
+  clear_stop_request();
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_EQ(ck.get_int("batch_in_epoch"), 2);
+  {
+    Trainer t(ck.config(), dir);
+    t.restore(ck);
+    EXPECT_EQ(t.train(), 0);
+  }
+  for (const char* net : {"G_A", "G_B", "D_A", "D_B"}) EXPECT_TRUE(same(weights(straight, net), weights(dir, net))) << net;
+  MetricsLog ma(straight), mb(dir);
+  ma.load();
+  mb.load();
+  for (const char* k : {"D_A", "G_B", "cycle_A", "idt_B"}) EXPECT_EQ(ma.column(k), mb.column(k)) << k;
+  auto a = Checkpoint::read(straight / "checkpoints/last.pt"), b = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_TRUE(torch::equal(a.get("recipe_state", "pool_B").toTensor(), b.get("recipe_state", "pool_B").toTensor()));
+}
+
+TEST_F(CycleGanRun, TranslatesBothWaysAndRefusesWhatItCannot) {
+  auto r = run_forgery("train cyclegan-horse2zebra-128 " + tiny() + " --epochs 1 --out '" + (tmp_ / "run").string() + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* dir : {"AtoB", "BtoA"}) {
+    const std::string in = std::string(dir) == "AtoB" ? "testA" : "testB";
+    r = run_forgery("translate '" + (tmp_ / "run").string() + "' --direction " + dir + " --input '" +
+                        (tmp_ / "h2z" / in).string() + "' --out '" + (tmp_ / dir).string() + "' --device cpu",
+                    tmp_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Image o = read_png(tmp_ / dir / (in + "_0.png"));
+    EXPECT_EQ(o.width, 32);
+    EXPECT_EQ(o.channels, 3);
+  }
+  // G_A and G_B give different images for the same input.
+  r = run_forgery("translate '" + (tmp_ / "run").string() + "' --direction BtoA --input '" + (tmp_ / "h2z/testA").string() +
+                      "' --out '" + (tmp_ / "wrongway").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_png(tmp_ / "wrongway/testA_0.png").pixels, read_png(tmp_ / "AtoB/testA_0.png").pixels);
+  // A generator saved by the reference (its G_A file, with the InstanceNorm statistics PyTorch
+  // before 0.4 wrote) loads with --preset and translates as the run does.
+  NamedTensors stale = weights(tmp_ / "run", "G_A");
+  stale.emplace_back("model.2.running_mean", torch::zeros({2}));
+  stale.emplace_back("model.2.running_var", torch::ones({2}));
+  save_state_dict(tmp_ / "latest_net_G_A.pth", stale);
+  r = run_forgery("translate '" + (tmp_ / "latest_net_G_A.pth").string() +
+                      "' --preset cyclegan-horse2zebra-128 --set ngf=2 --set crop_size=32 --set load_size=36 --input '" +
+                      (tmp_ / "h2z/testA").string() + "' --out '" + (tmp_ / "ref").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "ref/testA_0.png").pixels, read_png(tmp_ / "AtoB/testA_0.png").pixels);
+  // ... and a file of another architecture names the keys and shapes.
+  r = run_forgery("translate '" + (tmp_ / "latest_net_G_A.pth").string() + "' --preset cyclegan-horse2zebra --input '" +
+                      (tmp_ / "h2z/testA").string() + "' --out '" + (tmp_ / "other").string() + "' --device cpu",
+                  tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("latest_net_G_A.pth"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("missing: model.16.conv_block.1.weight"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("model.1.weight: shape [2, 3, 7, 7] in the file, [64, 3, 7, 7] in the model"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "other"));
+}
+
+TEST_F(CycleGanRun, BadInputsAreNamed) {
+  auto expect_error = [&](const std::string& args, int code, std::vector<std::string> words) {
+    auto r = run_forgery(args, tmp_.path());
+    EXPECT_EQ(r.exit_code, code) << args << "\n" << r.err;
+    for (const auto& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(tmp_ / "run")) << args;
+  };
+  const std::string train = "train cyclegan-horse2zebra-128 --epochs 1 --out '" + (tmp_ / "run").string() + "' ";
+  auto data = [&](const std::string& d) {
+    return "--data '" + (tmp_ / d).string() + "' --set ngf=2 --set ndf=2 --set load_size=36 --set crop_size=32 --set progress=off";
+  };
+  write_domains(tmp_ / "noB", 2, 2, 1);
+  fs::remove_all(tmp_ / "noB/trainB");
+  expect_error(train + data("noB"), 1, {"noB has no trainB/ folder"});
+  write_domains(tmp_ / "emptyA", 2, 2, 1);
+  fs::remove_all(tmp_ / "emptyA/trainA");
+  fs::create_directories(tmp_ / "emptyA/trainA");
+  expect_error(train + data("emptyA"), 1, {"emptyA/trainA", "holds no JPEG or PNG"});
+  write_domains(tmp_ / "corrupt", 3, 2, 1);
+  std::ofstream(tmp_ / "corrupt/trainB/trainB_1.png") << "\x89PNG\r\n\x1a\nbroken";
+  expect_error(train + data("corrupt"), 1, {"corrupt/trainB/trainB_1.png", "skip_bad_images"});
+  auto r = run_forgery(train + data("corrupt") + " --set skip_bad_images=true", tmp_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped 1 unreadable image"), std::string::npos) << r.err;
+  fs::remove_all(tmp_ / "run");
+  expect_error(train + data("h2z") + " --set direction=AtoC", 2, {"option direction 'AtoC'"});
+  expect_error(train + data("h2z") + " --set lambda_identity=0.5 --set output_nc=1", 2, {"lambda_identity", "input_nc"});
+}
+
+}  // namespace
+}  // namespace forgery
