@@ -7,6 +7,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <cstdio>
+#include <optional>
+#include <variant>
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
@@ -25,6 +27,7 @@
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/options.h"
+#include "forgery/train/recipe.h"
 #include "forgery/train/sampling.h"
 #include "forgery/train/trainer.h"
 
@@ -214,6 +217,51 @@ int run_train_classifier(const ClassifierArgs& a) {
   return 0;
 }
 
+namespace {
+// Models trained by another recipe than the GAN family's are measured by that recipe's own
+// evaluation (pix2pix: L1, PSNR, SSIM on the val pairs; CycleGAN: the domain judge, KID, FID,
+// cycle L1 on the test images), from the checkpoint's networks and the run's data.
+int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::steady_clock::time_point t0) {
+  if (!a.metrics.empty() || a.n != 10000 || !a.classifier.empty())
+    throw UsageError("eval: --metrics, --n and --classifier are for GAN-family models; model " +
+                     ck.get_string("model") + " is measured by its recipe's own metrics");
+  std::vector<std::pair<std::string, std::string>> overrides = {{"device", "cpu"}, {"progress", "off"}};
+  if (!a.data.empty()) overrides.emplace_back("data_dir", a.data);
+  Config config = ck.config(overrides);
+  if (!a.features.empty()) {
+    if (!config.has("eval_features"))
+      throw UsageError("eval --features: model " + config.get_string("model") + " takes no feature network");
+    config.set("eval_features", a.features);
+  }
+  auto recipe = find_recipe(find_model(config.get_string("model")).recipe).make(config, c10::Device(c10::kCPU));
+  recipe->build();
+  for (const auto& n : recipe->networks())
+    load_module_state(*n.module, ck.network(n.name), "checkpoint " + ck.path().string() + " (network " + n.name + ")");
+  recipe->load_data();
+  std::optional<Evaluation> ev = recipe->evaluate(ck.get_int("epoch"));
+  if (!ev) throw Error("eval: the data in " + config.get_string("data_dir") + " has no held-out images to measure on");
+  nlohmann::ordered_json j;
+  j["checkpoint"] = ck.path().string();
+  j["epoch"] = ck.get_int("epoch");
+  std::printf("%-24s %s\n", "metric", "value");
+  for (const auto& [k, v] : ev->metrics) {
+    const double x = std::holds_alternative<double>(v) ? std::get<double>(v)
+                     : std::holds_alternative<int64_t>(v) ? static_cast<double>(std::get<int64_t>(v)) : NAN;
+    j["metrics"][k] = x;
+    std::printf("%-24s %.6g\n", k.c_str(), x);
+  }
+  j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const fs::path file = ck.path();
+  const fs::path run_dir = file.parent_path().filename() == "checkpoints" ? file.parent_path().parent_path() : file.parent_path();
+  const fs::path report = a.out.empty() ? run_dir / "eval" / (file.stem().string() + ".json") : fs::path(a.out);
+  std::error_code ec;
+  fs::create_directories(report.parent_path().empty() ? "." : report.parent_path(), ec);
+  atomic_write_file(report, j.dump(2) + "\n");
+  std::printf("report: %s\n", report.c_str());
+  return 0;
+}
+}  // namespace
+
 int run_eval(const EvalArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   configure_threads(0);
@@ -242,9 +290,7 @@ int run_eval(const EvalArgs& a) {
     Checkpoint ck = Checkpoint::read(file);
     Config config = ck.config({{"device", "cpu"}});
     const ModelInfo& info = find_model(config.get_string("model"));
-    if (!info.make_gan)
-      throw UsageError("eval " + a.source + ": model " + info.name + " translates images; measure it with forgery " +
-                       "translate RUN --input PAIRS --paired (L1, PSNR, SSIM against the targets)");
+    if (!info.make_gan) return eval_with_recipe(a, ck, t0);
     GanNetworks nets = info.make_gan(config);
     load_module_state(*nets.generator, ck.network("generator"), "checkpoint " + file.string());
     nets.generator->eval();

@@ -4,14 +4,18 @@
 // bad inputs the issue lists.
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/rng.h"
 #include "forgery/core/stop.h"
+#include "forgery/data/image_data.h"
 #include "forgery/data/tensor_dataset.h"
+#include "forgery/eval/domain_judge.h"
 #include "forgery/io/image.h"
 #include "forgery/io/metrics.h"
 #include "forgery/io/state_dict.h"
@@ -303,6 +307,57 @@ TEST_F(CycleGanRun, TranslatesBothWaysAndRefusesWhatItCannot) {
   EXPECT_NE(r.err.find("model.1.weight: shape [2, 3, 7, 7] in the file, [64, 3, 7, 7] in the model"), std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(tmp_ / "other"));
+}
+
+TEST_F(CycleGanRun, TheDomainJudgeLearnsTwoDomainsDeterministically) {
+  ImageDataOptions o;
+  o.size = 32;
+  o.square = true;
+  o.progress = ProgressMode::Off;
+  write_domains(tmp_ / "more", 30, 30, 0, 5);
+  at::Tensor a = load_image_folder(tmp_ / "more/trainA", o, torch::kCPU).pixels;
+  at::Tensor b = load_image_folder(tmp_ / "more/trainB", o, torch::kCPU).pixels;
+  JudgeTraining t;
+  t.epochs = 3;
+  t.progress = ProgressMode::Off;
+  JudgeResult r1 = train_domain_judge(a, b, tmp_ / "judge1.pt", t);
+  JudgeResult r2 = train_domain_judge(a, b, tmp_ / "judge2.pt", t);
+  EXPECT_GE(r1.holdout_accuracy, 0.99);  // bright disks against dark squares
+  auto sd1 = tensors_of(load_torch_file(tmp_ / "judge1.pt").toGenericDict().at("state_dict"), "1");
+  auto sd2 = tensors_of(load_torch_file(tmp_ / "judge2.pt").toGenericDict().at("state_dict"), "2");
+  EXPECT_TRUE(same(sd1, sd2));
+  auto judge = domain_judge_features(tmp_ / "judge1.pt");
+  Extracted e = judge->extract(ImageSet{normalize_bytes(b), "B"}, ProgressMode::Off);
+  EXPECT_EQ(e.features.sizes(), (std::vector<int64_t>{30, 64}));
+  EXPECT_GE((e.probs.argmax(1) == 1).to(torch::kDouble).mean().item<double>(), 0.9);
+  // The cache key follows the images' content.
+  EXPECT_EQ(default_judge_path(a, b), default_judge_path(a.clone(), b.clone()));
+  EXPECT_NE(default_judge_path(a, b), default_judge_path(b, a));
+  std::string msg = test::error_message([&] { domain_judge_features(test::fixture("py_pix2pix_G.pt")); });
+  EXPECT_NE(msg.find("is not a Forgery domain judge"), std::string::npos) << msg;
+}
+
+TEST_F(CycleGanRun, EvaluationJudgesBothDirectionsAndForgeryEvalAgrees) {
+  setenv("FORGERY_CACHE", (tmp_ / "cache").c_str(), 1);
+  fs::path dir = run("run", config(1, {"eval_every=1"}));
+  MetricsLog log(dir);
+  log.load();
+  for (const char* k : {"AtoB_target_share", "BtoA_target_share"}) {
+    ASSERT_EQ(log.column(k).size(), 1u) << k;
+    EXPECT_GE(log.column(k)[0], 0.0);
+    EXPECT_LE(log.column(k)[0], 1.0);
+  }
+  for (const char* k : {"AtoB_kid", "BtoA_kid", "cycle_A_l1", "cycle_B_l1", "kid"})
+    EXPECT_TRUE(std::isfinite(log.column(k)[0])) << k;
+  EXPECT_TRUE(fs::exists(dir / "checkpoints/best.pt"));
+  EXPECT_EQ(fs::directory_iterator(tmp_ / "cache/judges")->path().extension(), ".pt");
+  // forgery eval measures the checkpoint the same way (the cached judge, the same test images).
+  auto r = run_forgery("eval '" + dir.string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(read_file(dir / "eval/last.json"));
+  for (const char* k : {"AtoB_target_share", "AtoB_kid", "BtoA_kid", "cycle_A_l1", "cycle_B_l1"})
+    EXPECT_NEAR(j["metrics"][k].get<double>(), log.column(k)[0], 1e-9) << k;
+  unsetenv("FORGERY_CACHE");
 }
 
 TEST_F(CycleGanRun, BadInputsAreNamed) {

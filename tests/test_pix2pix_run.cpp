@@ -266,6 +266,18 @@ TEST_F(Pix2pixRun, TranslateFromARunACheckpointAndAReferenceFile) {
   EXPECT_GT(j["psnr"].get<double>(), 0.0);
   EXPECT_NE(read_file(tmp_ / "strips/index.html").find("<img src=\"2.png\""), std::string::npos);
   EXPECT_NE(r.out.find("PSNR"), std::string::npos) << r.out;
+  // forgery eval measures a pix2pix run on its val pairs; a direction it was not trained for is refused.
+  r = run_forgery("eval '" + (tmp_ / "run").string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto e = nlohmann::json::parse(read_file(tmp_ / "run/eval/last.json"));
+  EXPECT_GT(e["metrics"]["val_ssim"].get<double>(), -1.0);
+  EXPECT_GT(e["metrics"]["val_psnr"].get<double>(), 0.0);
+  r = run_forgery("translate '" + (tmp_ / "run").string() + "' --direction AtoB --input '" + (tmp_ / "labels/1.png").string() +
+                      "' --out '" + (tmp_ / "wrongway").string() + "' --device cpu",
+                  tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("trained BtoA"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "wrongway"));
 }
 
 TEST_F(Pix2pixRun, CombineMakesPairsFromTwoFoldersOfSameNamedImages) {

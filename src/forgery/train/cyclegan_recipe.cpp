@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
@@ -17,6 +18,8 @@
 #include "forgery/data/image_data.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/data/unaligned_images.h"
+#include "forgery/eval/domain_judge.h"
+#include "forgery/eval/evaluate.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
@@ -65,7 +68,11 @@ class CycleGanRecipe : public Recipe {
             {"cycle_B", "cycle_B", true}, {"idt_B", "idt_B", true}};
   }
 
+  std::string best_metric() const override { return "kid"; }
+
   std::unique_ptr<TrainingData> load_data() override;
+
+  std::optional<Evaluation> evaluate(int64_t epoch) override;
 
   std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) override {
     const at::Tensor& real_a = batch.at(a_to_b_ ? "A" : "B");
@@ -120,7 +127,43 @@ class CycleGanRecipe : public Recipe {
   ImagePool pool_a_, pool_b_;  // generated A images (for D_B), generated B images (for D_A)
   std::shared_ptr<ImageNet> G_A_, G_B_, D_A_, D_B_;
   at::Tensor visual_a_, visual_b_;  // uint8 at crop_size: the input domain's and the output domain's
+  at::Tensor train_a_, train_b_;    // the data's domains A and B (uint8, shared with the training data)
+  at::Tensor test_a_, test_b_;      // the data's testA/, testB/ at crop_size (undefined without them)
+  std::unique_ptr<FeatureExtractor> judge_, features_;
 };
+
+std::optional<Evaluation> CycleGanRecipe::evaluate(int64_t epoch) {
+  (void)epoch;
+  if (!test_a_.defined() || !test_b_.defined()) return std::nullopt;
+  if (!judge_) {
+    fs::path file = config_.get_string("eval_judge");
+    if (file.empty()) file = default_judge_path(train_a_, train_b_);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+      std::fprintf(stderr, "forgery: training the domain judge (once, cached in %s)\n", file.parent_path().c_str());
+      JudgeTraining o;
+      o.progress = parse_progress_mode(config_.get_string("progress"));
+      JudgeResult r = train_domain_judge(train_a_, train_b_, file, o);
+      std::fprintf(stderr, "forgery: domain judge accuracy on held-out training images %.1f%%\n", 100 * r.holdout_accuracy);
+    }
+    judge_ = domain_judge_features(file);
+    const std::string& features = config_.get_string("eval_features");
+    if (!features.empty()) features_ = torchscript_features(features);
+  }
+  TranslateOptions o;
+  o.eval_mode = config_.get_bool("eval_mode");
+  o.seed = static_cast<uint64_t>(config_.get_int("seed")) + 4;
+  o.device = device_;
+  // G_A translates the run's input domain: the data's A, or B with direction BtoA.
+  ImageNet& a_to_b = a_to_b_ ? *G_A_ : *G_B_;
+  ImageNet& b_to_a = a_to_b_ ? *G_B_ : *G_A_;
+  CycleEvaluation c = evaluate_cycle(a_to_b, b_to_a, test_a_, test_b_, *judge_, features_ ? *features_ : *judge_, o);
+  Evaluation ev;
+  ev.metrics = std::move(c.metrics);
+  ev.best_value = c.kid;
+  ev.summary = c.summary;
+  return ev;
+}
 
 std::unique_ptr<TrainingData> CycleGanRecipe::load_data() {
   const fs::path root = config_.get_string("data_dir");
@@ -149,18 +192,21 @@ std::unique_ptr<TrainingData> CycleGanRecipe::load_data() {
   };
   const int64_t ca = a_to_b_ ? in : out, cb = a_to_b_ ? out : in;
   ImageData a = load("trainA", ca, o.size), b = load("trainB", cb, o.size);
+  train_a_ = a.pixels;
+  train_b_ = b.pixels;
+  for (auto [sub, channels, test] : {std::tuple<const char*, int64_t, at::Tensor*>{"testA", ca, &test_a_}, {"testB", cb, &test_b_}})
+    if (fs::is_directory(root / sub, ec) && !list_image_files(root / sub).empty()) *test = load(sub, channels, crop).pixels.cpu();
+  if ((!test_a_.defined() || !test_b_.defined()) && config_.get_int("eval_every") > 0)
+    throw Error("option eval_every needs testA/ and testB/ images in " + root.string());
   // Visuals: the first test images of each domain (training images, centre-cropped, without).
   const int64_t n = config_.get_int("visual_count");
-  auto first = [&](const char* test, const ImageData& train, int64_t channels) -> at::Tensor {
+  auto first = [&](const at::Tensor& test, const ImageData& train) -> at::Tensor {
     if (n <= 0) return {};
-    if (fs::is_directory(root / test, ec) && !list_image_files(root / test).empty()) {
-      ImageData t = load(test, channels, crop);
-      return t.pixels.narrow(0, 0, std::min<int64_t>(n, t.size())).cpu();
-    }
+    if (test.defined()) return test.narrow(0, 0, std::min<int64_t>(n, test.size(0)));
     const int64_t off = (train.pixels.size(2) - crop) / 2;
     return train.pixels.narrow(0, 0, std::min<int64_t>(n, train.size())).narrow(2, off, crop).narrow(3, off, crop).cpu();
   };
-  at::Tensor va = first("testA", a, ca), vb = first("testB", b, cb);
+  at::Tensor va = first(test_a_, a), vb = first(test_b_, b);
   visual_a_ = a_to_b_ ? va : vb;
   visual_b_ = a_to_b_ ? vb : va;
   return std::make_unique<UnalignedImages>(std::move(a), std::move(b), crop, !config_.get_bool("no_flip"));
@@ -184,7 +230,11 @@ std::vector<OptionSpec> cyclegan_options() {
       {"skip_bad_images", OptionType::Bool, false, "skip unreadable images (reported with a count) instead of stopping"},
       {"visual_count", OptionType::Int, int64_t{3}, "test images per domain shown as real | fake | reconstruction"},
       {"eval_mode", OptionType::Bool, false,
-       "visuals with running statistics and no dropout (default: as the reference's test script)"},
+       "visuals and evaluation with running statistics and no dropout (default: as the reference's test script)"},
+      {"eval_judge", OptionType::String, std::string(""),
+       "domain judge for eval_every and forgery eval; empty: the one of this data, trained once and cached"},
+      {"eval_features", OptionType::String, std::string(""),
+       "TorchScript feature network (e.g. Inception) for KID and FID instead of the judge's features"},
   };
 }
 

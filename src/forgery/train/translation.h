@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "forgery/io/metrics.h"
 #include "forgery/models/image_nets.h"
 
 namespace forgery {
@@ -27,6 +28,23 @@ at::Tensor run_generator(ImageNet& G, const at::Tensor& x, bool eval_mode);
 // BatchNorm running statistics move, as in the reference (callers that must not change a
 // model keep them, see the trainer).
 at::Tensor translate_images(ImageNet& G, const at::Tensor& images, const TranslateOptions& options);
+
+// How well a pair of generators translates between two domains, on test images (uint8
+// [N, C, S, S]) of each, as the reference's test script runs them: for each direction the
+// share of translated images the domain judge places in the target domain
+// (AtoB_target_share), KID and FID between the translated images and the real images of the
+// target domain on `features` (the judge's unless the user gave a network; FID only when
+// both sets have more images than the features have dimensions), and the L1
+// distance (in [0, 1] units) of the reconstructions to the originals (cycle_A_l1, cycle_B_l1);
+// `kid`, the mean of both directions' KID, is what best.pt is kept by.
+struct CycleEvaluation {
+  MetricRow metrics;
+  double kid = 0;
+  std::string summary;
+};
+class FeatureExtractor;
+CycleEvaluation evaluate_cycle(ImageNet& a_to_b, ImageNet& b_to_a, const at::Tensor& test_a, const at::Tensor& test_b,
+                               FeatureExtractor& judge, FeatureExtractor& features, const TranslateOptions& options);
 
 // [N, C, H, W] floats in [-1, 1] to 8-bit values, clamped (x + 1) / 2 * 255 + 0.5, truncated.
 at::Tensor to_bytes(const at::Tensor& images);

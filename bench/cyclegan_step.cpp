@@ -1,0 +1,88 @@
+// Iterations per second of CycleGAN training steps (Forgery's real cyclegan_step on the
+// registered resnet_6blocks / resnet_9blocks generators and basic PatchGANs with InstanceNorm,
+// batch 1, random images, pools of 50), with the optimisers' share, on the CPU or a GPU.
+//
+//   build/bench/cyclegan_step [--size 128|256] [--ngf 64] [--steps 10] [--warmup 2] [--threads 2]
+//                             [--device cpu|cuda]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "forgery/models/image_nets.h"
+#include "forgery/train/cyclegan_step.h"
+#include "forgery/train/options.h"
+
+namespace {
+using Clock = std::chrono::steady_clock;
+class TimedOptimizers : public forgery::LocalOptimizers {
+ public:
+  using LocalOptimizers::LocalOptimizers;
+  void step(const std::string& name) override {
+    auto t0 = Clock::now();
+    LocalOptimizers::step(name);
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  double seconds = 0;
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t size = 128, ngf = 64, steps = 10, warmup = 2, threads = 2;
+  std::string device = "cpu";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--size") size = std::stoll(v);
+    else if (a == "--ngf") ngf = std::stoll(v);
+    else if (a == "--steps") steps = std::stoll(v);
+    else if (a == "--warmup") warmup = std::stoll(v);
+    else if (a == "--threads") threads = std::stoll(v);
+    else if (a == "--device") device = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  at::set_num_threads(static_cast<int>(threads));
+  torch::manual_seed(0);
+  auto config = forgery::build_config(size == 256 ? "cyclegan-horse2zebra" : "cyclegan-horse2zebra-128",
+                                      {"ngf=" + std::to_string(ngf), "ndf=" + std::to_string(ngf)});
+  auto G_A = forgery::make_image_generator(config, 3, 3), G_B = forgery::make_image_generator(config, 3, 3);
+  auto D_A = forgery::make_image_discriminator(config, 3), D_B = forgery::make_image_discriminator(config, 3);
+  torch::Device dev(device);
+  std::vector<at::Tensor> gp, dp;
+  for (auto* net : {G_A.get(), G_B.get()}) {
+    net->to(dev);
+    for (auto& p : net->parameters()) gp.push_back(p);
+  }
+  for (auto* net : {D_A.get(), D_B.get()}) {
+    net->to(dev);
+    for (auto& p : net->parameters()) dp.push_back(p);
+  }
+  torch::optim::Adam opt_g(gp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+  torch::optim::Adam opt_d(dp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+  TimedOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  forgery::ImagePool pool_a(50), pool_b(50);
+  auto opts = torch::TensorOptions().device(dev);
+  auto a = torch::rand({1, 3, size, size}, opts) * 2 - 1, b = torch::rand({1, 3, size, size}, opts) * 2 - 1;
+  auto step = [&] {
+    forgery::cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, a, b, pool_a, pool_b, forgery::CycleGanWeights{},
+                           forgery::GanLoss::Lsgan);
+  };
+  auto sync = [&] {
+    if (dev.is_cuda()) torch::cuda::synchronize();
+  };
+  for (int64_t i = 0; i < warmup; ++i) step();
+  sync();
+  ctx.seconds = 0;
+  auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  sync();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("{\"program\": \"forgery\", \"size\": %lld, \"ngf\": %lld, \"steps\": %lld, \"threads\": %d, "
+              "\"seconds\": %.4f, \"iterations_per_sec\": %.3f, \"optimizer_share\": %.3f}\n",
+              (long long)size, (long long)ngf, (long long)steps, at::get_num_threads(), secs, steps / secs,
+              ctx.seconds / secs);
+  return 0;
+}
