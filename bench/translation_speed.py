@@ -1,16 +1,19 @@
 #!/usr/bin/python3
-"""pix2pix training iterations per second on the CPU: the whole `forgery train pix2pix-facades`
-program against the same pix2pix in Python (bench/reference/pix2pix.py, the reference
-implementation's networks, data pipeline and DataLoader), same machine, alternating runs, on
-the first --images training pairs of facades. Each run trains 2 epochs; the second epoch's
-rate is kept (the first warms up caches and allocators). Batch 1, as the reference.
+"""pix2pix or CycleGAN training iterations per second on the CPU: the whole `forgery train`
+program (presets pix2pix-facades(-128), cyclegan-horse2zebra(-128)) against the same model in
+Python (bench/reference/pix2pix.py, cyclegan.py: the reference implementation's networks, data
+pipeline and DataLoader), same machine, alternating runs, on the first --images training
+images (pairs, or images of each domain) of facades or horse2zebra. Each run trains 2 epochs;
+the second epoch's rate is kept (the first warms up caches and allocators). Batch 1, as the
+reference.
 
-    /usr/bin/python3 bench/pix2pix_speed.py [--sizes 128,256] [--images 40] [--rounds 3]
+    /usr/bin/python3 bench/translation_speed.py --model pix2pix [--sizes 128,256] [--images 40] [--rounds 3]
+    /usr/bin/python3 bench/translation_speed.py --model cyclegan [--sizes 128] [--images 20] [--rounds 3]
 
 Arms: Forgery with 2 threads; Python as shipped (PyTorch's default threads, here 1, and the
 reference's 4 DataLoader workers); Python with 2 threads and 4 workers; Python with 2 threads
 and the data loaded in the training process (no workers: the fastest Python here). Writes
-bench/results/pix2pix_speed.json and prints a Markdown table for docs/performance.md.
+bench/results/MODEL_speed.json and prints a Markdown table for docs/performance.md.
 """
 import argparse
 import json
@@ -31,8 +34,12 @@ def run(cmd):
     return p.stdout
 
 
-def forgery(size, data, out, threads):
-    preset = "pix2pix-facades" if size == 256 else "pix2pix-facades-128"
+PRESETS = {"pix2pix": "pix2pix-facades", "cyclegan": "cyclegan-horse2zebra"}
+SMALL_NET = {"pix2pix": "unet_128", "cyclegan": "resnet_6blocks"}
+
+
+def forgery(model, size, data, out, threads):
+    preset = PRESETS[model] + ("" if size == 256 else "-128")
     run([os.path.join(ROOT, "build", "forgery"), "train", preset, "--data", data, "--out", out, "--force",
          "--epochs", "2", "--threads", str(threads), "--set", "eval_every=0", "--set", "progress=off"])
     with open(os.path.join(out, "metrics.jsonl")) as f:
@@ -40,11 +47,11 @@ def forgery(size, data, out, threads):
     return rows[-1]["images_per_sec"], threads
 
 
-def python(size, data, out, threads, workers):
-    cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "pix2pix.py"), "train", "--data", data,
+def python(model, size, data, out, threads, workers):
+    cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", model + ".py"), "train", "--data", data,
            "--out", out, "--epochs", "2", "--workers", str(workers)]
     if size == 128:
-        cmd += ["--netG", "unet_128", "--load-size", "143", "--crop-size", "128"]
+        cmd += ["--netG", SMALL_NET[model], "--load-size", "143", "--crop-size", "128"]
     if threads:
         cmd += ["--threads", str(threads)]
     rows = [json.loads(line) for line in run(cmd).splitlines() if line.startswith("{")]
@@ -53,26 +60,30 @@ def python(size, data, out, threads, workers):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "facades"))
-    ap.add_argument("--sizes", default="128,256")
+    ap.add_argument("--model", choices=sorted(PRESETS), default="pix2pix")
+    ap.add_argument("--data", help="default: ../shared/datasets/facades or horse2zebra")
+    ap.add_argument("--sizes", default="128")
     ap.add_argument("--images", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="pix2pix-speed-")
+    source = args.data or os.path.join(ROOT, "..", "shared", "datasets",
+                                       "facades" if args.model == "pix2pix" else "horse2zebra")
+    work = tempfile.mkdtemp(prefix=args.model + "-speed-")
     data = os.path.join(work, "data")
-    os.makedirs(os.path.join(data, "train"))
-    train = os.path.join(os.path.abspath(args.data), "train")
-    for name in sorted(os.listdir(train))[: args.images]:
-        os.symlink(os.path.join(train, name), os.path.join(data, "train", name))
+    for sub in ("train",) if args.model == "pix2pix" else ("trainA", "trainB"):
+        os.makedirs(os.path.join(data, sub))
+        folder = os.path.join(os.path.abspath(source), sub)
+        for name in sorted(os.listdir(folder))[: args.images]:
+            os.symlink(os.path.join(folder, name), os.path.join(data, sub, name))
     out = os.path.join(work, "run")
     results = {}
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
             arms = {
-                "forgery": lambda: forgery(size, data, out, 2),
-                "python_as_shipped": lambda: python(size, data, out, 0, 4),
-                "python_2_threads_4_workers": lambda: python(size, data, out, 2, 4),
-                "python_2_threads_no_workers": lambda: python(size, data, out, 2, 0),
+                "forgery": lambda: forgery(args.model, size, data, out, 2),
+                "python_as_shipped": lambda: python(args.model, size, data, out, 0, 4),
+                "python_2_threads_4_workers": lambda: python(args.model, size, data, out, 2, 4),
+                "python_2_threads_no_workers": lambda: python(args.model, size, data, out, 2, 0),
             }
             r = {k: [] for k in arms}
             threads = {}
@@ -87,7 +98,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     # Sizes measured in other invocations are kept (each size records its own settings).
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    path = os.path.join(ROOT, "bench", "results", "pix2pix_speed.json")
+    path = os.path.join(ROOT, "bench", "results", args.model + "_speed.json")
     saved = {}
     if os.path.exists(path):
         with open(path) as f:
