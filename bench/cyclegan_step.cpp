@@ -13,19 +13,11 @@
 #include "forgery/models/image_nets.h"
 #include "forgery/train/cyclegan_step.h"
 #include "forgery/train/options.h"
+#include "timed_optimizers.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;
-class TimedOptimizers : public forgery::LocalOptimizers {
- public:
-  using LocalOptimizers::LocalOptimizers;
-  void step(const std::string& name) override {
-    auto t0 = Clock::now();
-    LocalOptimizers::step(name);
-    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-  }
-  double seconds = 0;
-};
+using forgery::bench::TimedOptimizers;
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -27,13 +27,16 @@
 #include "forgery/train/options.h"
 #include "forgery/train/trainer.h"
 #include "golden_fixture.h"
+#include "run_fixture.h"
 #include "test_util.h"
 
 namespace forgery {
 namespace {
 
 using test::run_forgery;
+using test::same;
 using test::TempDir;
+using test::weights;
 
 class GoldenCycleGan : public ::testing::Test {
  protected:
@@ -181,22 +184,12 @@ void write_domains(const fs::path& dir, int n_train_a, int n_train_b, int n_test
   }
 }
 
-NamedTensors weights(const fs::path& run, const std::string& net) { return load_state_dict(run / "weights" / (net + ".pt")); }
-bool same(const NamedTensors& a, const NamedTensors& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
-  return true;
-}
-
-class CycleGanRun : public ::testing::Test {
+class CycleGanRun : public test::RunTest {
  protected:
   void SetUp() override {
-    at::set_num_threads(2);
-    clear_stop_request();
+    RunTest::SetUp();
     write_domains(tmp_ / "h2z", 4, 3, 2);
   }
-  void TearDown() override { clear_stop_request(); }
   // The 128 preset with tiny networks on 32x32 images (resized to 36, cropped to 32), pools of 2.
   Config config(int64_t epochs, std::vector<std::string> extra = {}) {
     std::vector<std::string> sets = {"data_dir=" + (tmp_ / "h2z").string(), "epochs=" + std::to_string(epochs),
@@ -205,21 +198,10 @@ class CycleGanRun : public ::testing::Test {
     sets.insert(sets.end(), extra.begin(), extra.end());
     return build_config("cyclegan-horse2zebra-128", sets);
   }
-  fs::path run(const std::string& name, const Config& c, std::function<void(int64_t)> after_step = nullptr,
-               int expect = 0) {
-    fs::path dir = tmp_ / name;
-    prepare_output_dir(dir, false);
-    Trainer t(c, dir);
-    t.start_new();
-    t.after_step = std::move(after_step);
-    EXPECT_EQ(t.train(), expect);
-    return dir;
-  }
   std::string tiny() const {
     return "--data '" + (tmp_ / "h2z").string() + "' --set ngf=2 --set ndf=2 --set load_size=36 --set crop_size=32 "
            "--set progress=off --set visual_count=1";
   }
-  TempDir tmp_;
 };
 
 TEST_F(CycleGanRun, WritesEveryArtifactWithTheReferencesNames) {

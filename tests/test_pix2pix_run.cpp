@@ -17,13 +17,16 @@
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/options.h"
 #include "forgery/train/trainer.h"
+#include "run_fixture.h"
 #include "test_util.h"
 
 namespace forgery {
 namespace {
 
 using test::run_forgery;
+using test::same;
 using test::TempDir;
+using test::weights;
 
 // A w x h picture of a few coloured rectangles, and its "label map" (each rectangle's colour
 // inverted and the background flat), so that there is something to learn.
@@ -70,23 +73,12 @@ void write_pairs(const fs::path& dir, int n_train, int n_val, int side = 128, ui
   }
 }
 
-NamedTensors weights(const fs::path& run, const std::string& net) { return load_state_dict(run / "weights" / (net + ".pt")); }
-
-bool same(const NamedTensors& a, const NamedTensors& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
-  return true;
-}
-
-class Pix2pixRun : public ::testing::Test {
+class Pix2pixRun : public test::RunTest {
  protected:
   void SetUp() override {
-    at::set_num_threads(2);
-    clear_stop_request();
+    RunTest::SetUp();
     write_pairs(tmp_ / "pairs", 5, 3);
   }
-  void TearDown() override { clear_stop_request(); }
   // The facades preset at 128 with tiny networks (ngf = ndf = 2) on the generated pairs.
   Config config(int64_t epochs, std::vector<std::string> extra = {}) {
     std::vector<std::string> sets = {"data_dir=" + (tmp_ / "pairs").string(), "epochs=" + std::to_string(epochs),
@@ -95,21 +87,10 @@ class Pix2pixRun : public ::testing::Test {
     sets.insert(sets.end(), extra.begin(), extra.end());
     return build_config("pix2pix-facades-128", sets);
   }
-  fs::path run(const std::string& name, const Config& c, std::function<void(int64_t)> after_step = nullptr,
-               int expect = 0) {
-    fs::path dir = tmp_ / name;
-    prepare_output_dir(dir, false);
-    Trainer t(c, dir);
-    t.start_new();
-    t.after_step = std::move(after_step);
-    EXPECT_EQ(t.train(), expect);
-    return dir;
-  }
   std::string pairs() const { return "--data '" + (tmp_ / "pairs").string() + "'"; }
   std::string tiny() const {
     return "--set ngf=2 --set ndf=2 --set load_size=136 --set progress=off --set visual_count=1 --set eval_every=0";
   }
-  TempDir tmp_;
 };
 
 TEST_F(Pix2pixRun, WritesEveryArtifactWithTheReferencesNames) {

@@ -65,17 +65,10 @@ class JudgeFeatures : public FeatureExtractor {
                   "-channel images, these have " + std::to_string(set.images.size(1)));
     torch::NoGradGuard no_grad;
     net_->eval();
-    std::vector<at::Tensor> feats, probs;
-    const int64_t n = set.images.size(0), bs = 200;
-    ProgressBar bar("judge features", (n + bs - 1) / bs, bs, progress);
-    for (int64_t s = 0; s < n; s += bs) {
-      auto f = net_->features(judge_input(set.images.narrow(0, s, std::min(bs, n - s))));
-      feats.push_back(f);
-      probs.push_back(torch::softmax(net_->logits_from_features(f), 1));
-      bar.update(s / bs + 1, std::min(n, s + bs));
-    }
-    bar.finish();
-    return {torch::cat(feats), torch::cat(probs)};
+    return extract_in_batches(set.images, 200, progress, [&](const at::Tensor& b) {
+      auto f = net_->features(judge_input(b));
+      return Extracted{f, torch::softmax(net_->logits_from_features(f), 1)};
+    });
   }
 
  private:

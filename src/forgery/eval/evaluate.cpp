@@ -60,6 +60,21 @@ void check_same_shape(const ImageSet& a, const ImageSet& b) {
                 " holds " + shape(b) + " (channels x height x width)");
 }
 
+Extracted extract_in_batches(const at::Tensor& images, int64_t batch, ProgressMode progress,
+                             const std::function<Extracted(const at::Tensor&)>& fn) {
+  std::vector<at::Tensor> feats, probs;
+  const int64_t n = images.size(0);
+  ProgressBar bar("features", (n + batch - 1) / batch, batch, progress);
+  for (int64_t s = 0; s < n; s += batch) {
+    Extracted e = fn(images.narrow(0, s, std::min(batch, n - s)));
+    feats.push_back(e.features);
+    if (e.probs.defined()) probs.push_back(e.probs);
+    bar.update(s / batch + 1, std::min(n, s + batch));
+  }
+  bar.finish();
+  return {torch::cat(feats), probs.empty() ? at::Tensor() : torch::cat(probs)};
+}
+
 namespace {
 class ClassifierFeatures : public FeatureExtractor {
  public:
@@ -72,17 +87,10 @@ class ClassifierFeatures : public FeatureExtractor {
                   "x" + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
     torch::NoGradGuard no_grad;
     net_->eval();
-    std::vector<at::Tensor> feats, probs;
-    const int64_t n = x.size(0), bs = 1000;
-    ProgressBar bar("features", (n + bs - 1) / bs, bs, progress);
-    for (int64_t s = 0; s < n; s += bs) {
-      auto f = net_->features(x.narrow(0, s, std::min(bs, n - s)).to(torch::kCPU, torch::kFloat));
-      feats.push_back(f);
-      probs.push_back(torch::softmax(net_->logits_from_features(f), 1));
-      bar.update(s / bs + 1, std::min(n, s + bs));
-    }
-    bar.finish();
-    return {torch::cat(feats), torch::cat(probs)};
+    return extract_in_batches(x, 1000, progress, [&](const at::Tensor& b) {
+      auto f = net_->features(b.to(torch::kCPU, torch::kFloat));
+      return Extracted{f, torch::softmax(net_->logits_from_features(f), 1)};
+    });
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,6 +33,9 @@ class FeatureExtractor {
   // Errors name `set` when the images do not fit the extractor.
   virtual Extracted extract(const ImageSet& set, ProgressMode progress) = 0;
 };
+// `fn` on the images in batches of `batch` (with a progress bar), the results joined.
+Extracted extract_in_batches(const at::Tensor& images, int64_t batch, ProgressMode progress,
+                             const std::function<Extracted(const at::Tensor&)>& fn);
 // The MNIST classifier at `file` (see classifier.h).
 std::unique_ptr<FeatureExtractor> mnist_classifier_features(const std::filesystem::path& file);
 // Any network saved as TorchScript (for example Inception-v3 with the pytorch-fid weights):
