@@ -21,6 +21,7 @@
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
 #include "forgery/io/grid.h"
+#include "forgery/io/safetensors.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/models/image_nets.h"
@@ -64,7 +65,7 @@ int run_train(const TrainArgs& a) {
   }
   fs::path run_dir = a.out.empty() ? default_run_dir(a.preset_or_config) : a.out;
   // Every check that can fail on input comes before the run folder is touched.
-  for (const auto& f : a.init_from) load_torch_file(f);
+  for (const auto& f : a.init_from) load_weights_file(f);
   check_output_dir(run_dir, a.force);
   int threads = configure_threads(static_cast<int>(config.get_int("threads")));
   Trainer trainer(config, run_dir);
@@ -157,6 +158,7 @@ int run_sample(const SampleArgs& a) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
   at::Tensor images = to_unit_range(generate_images(*nets.generator, n, gen, device, labels));
   if (!a.out.empty()) {
+    create_parent_dirs(a.out, "sample --out");
     write_png(a.out, make_grid(images, nrow, static_cast<int>(config.get_int("grid_padding"))));
     std::printf("wrote %s (%lld images)\n", a.out.c_str(), (long long)n);
   }
@@ -168,6 +170,7 @@ int run_sample(const SampleArgs& a) {
     IdxArray idx{{bytes.size(0), bytes.size(2), bytes.size(3)},
                  std::vector<uint8_t>(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel())};
     auto encoded = encode_idx(idx);
+    create_parent_dirs(a.idx, "sample --idx");
     atomic_write_file(a.idx, std::string(encoded.begin(), encoded.end()));
     std::printf("wrote %s (%lld images)\n", a.idx.c_str(), (long long)n);
   }
@@ -278,9 +281,9 @@ int run_eval(const EvalArgs& a) {
     real = load_image_set(a.real);
     fake = load_image_set(a.fake);
     check_same_shape(real, fake);
-    if (a.classifier.empty() && a.data.empty() && a.features.empty())
-      throw UsageError("eval: name the features: --classifier FILE, --data DIR (its MNIST classifier) or --features FILE.pt");
-    data_dir = a.data;
+    // Without --classifier or --features: the MNIST classifier of --data, else of the default
+    // data location (as train finds MNIST), trained once and cached.
+    if (a.classifier.empty() && a.features.empty()) data_dir = resolve_dataset_dir("mnist", a.data);
     report = a.out;
     j["real"] = a.real;
     j["fake"] = a.fake;
@@ -316,9 +319,15 @@ int run_eval(const EvalArgs& a) {
     j["epoch"] = ck.get_int("epoch");
     j["n"] = a.n;
   }
-  std::unique_ptr<FeatureExtractor> extractor =
-      !a.features.empty() ? torchscript_features(a.features)
-                          : mnist_classifier_features(ensure_classifier(a.classifier, data_dir));
+  std::unique_ptr<FeatureExtractor> extractor;
+  if (!a.features.empty()) {
+    extractor = torchscript_features(a.features);
+  } else {
+    fs::path cls = ensure_classifier(a.classifier, data_dir);
+    if (a.classifier.empty())
+      std::fprintf(stderr, "forgery: features: MNIST classifier %s (trained on %s)\n", cls.c_str(), data_dir.c_str());
+    extractor = mnist_classifier_features(cls);
+  }
   Extracted real_f = real_features_cached(*extractor, real, ProgressMode::Auto);
   Extracted fake_f = extractor->extract(fake, ProgressMode::Auto);
   MetricResults results = compute_metrics(real_f, fake_f, options);
@@ -337,6 +346,39 @@ int run_eval(const EvalArgs& a) {
     fs::create_directories(report.parent_path().empty() ? "." : report.parent_path(), ec);
     atomic_write_file(report, j.dump(2) + "\n");
     std::printf("report: %s\n", report.c_str());
+  }
+  return 0;
+}
+
+int run_export(const ExportArgs& a) {
+  const fs::path file = Checkpoint::locate(a.source);
+  Checkpoint ck = Checkpoint::read(file);
+  const fs::path run_dir = file.parent_path().filename() == "checkpoints" ? file.parent_path().parent_path()
+                                                                          : file.parent_path();
+  fs::path out = !a.out.empty()                 ? fs::path(a.out)
+                 : file.filename() == "last.pt" ? run_dir / "weights"
+                                                : run_dir / "weights" / file.stem();
+  auto networks = ck.get_dict("networks");
+  if (networks.empty()) throw Error("export: checkpoint " + file.string() + " holds no networks");
+  // Everything read and checked before the first file is written.
+  std::vector<std::pair<std::string, NamedTensors>> states;
+  for (const auto& e : networks) {
+    const std::string name = e.key().toStringRef();
+    states.emplace_back(name, ck.network(name));
+  }
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw Error("export --out " + out.string() + ": cannot create the folder: " + ec.message());
+  const std::string model = ck.get_string("model");
+  for (const auto& [name, state] : states) {
+    fs::path dest = out / (name + (a.format == "pt" ? ".pt" : ".safetensors"));
+    if (a.format == "pt")
+      save_state_dict(dest, state);
+    else
+      save_safetensors(dest, state,
+                       {{"format", "pt"}, {"forgery_model", model}, {"forgery_network", name},
+                        {"forgery_epoch", std::to_string(ck.get_int("epoch"))}});
+    std::printf("wrote %s (%zu tensors)\n", dest.c_str(), state.size());
   }
   return 0;
 }

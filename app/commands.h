@@ -39,6 +39,9 @@ struct TranslateArgs {
   int64_t seed = 0;
   bool eval = false, paired = false;
 };
+struct ExportArgs {
+  std::string source, format = "safetensors", out;
+};
 struct CombineArgs {
   std::string a_dir, b_dir, out_dir;
 };
@@ -52,5 +55,6 @@ int run_resume(const ResumeArgs& args);
 int run_sample(const SampleArgs& args);
 int run_download(const DownloadArgs& args);
 int run_list();
+int run_export(const ExportArgs& args);
 
 }  // namespace forgery::app

@@ -3,6 +3,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "commands.h"
@@ -11,6 +12,9 @@
 
 int main(int argc, char** argv) {
   forgery::configure_openmp_wait_policy(argv);
+  // Past a file size limit (ulimit -f) a write should fail with EFBIG, which the writers report
+  // naming the file, rather than kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   using namespace forgery::app;
   CLI::App app{"Forgery: generative adversarial networks in C++ on LibTorch"};
   app.set_version_flag("--version", std::string("forgery ") + FORGERY_VERSION);
@@ -105,6 +109,15 @@ int main(int argc, char** argv) {
   tc->add_option("--seed", classifier.seed, "seed");
   tc->add_option("--out", classifier.out, "file to write (default: the cache)");
 
+  ExportArgs exp;
+  auto* ex = app.add_subcommand("export", "Write every network's weights of a run as safetensors or PyTorch files");
+  ex->add_option("source", exp.source, "run folder (its last checkpoint) or checkpoint file")->required();
+  ex->add_option("--format", exp.format, "safetensors or pt (PyTorch state_dict)")
+      ->check(CLI::IsMember({"safetensors", "pt"}));
+  ex->add_option("--out", exp.out,
+                 "folder for NETWORK.safetensors|pt (default: the run's weights/, or weights/CHECKPOINT/ for a "
+                 "checkpoint other than last.pt)");
+
   app.add_subcommand("list", "List presets and models");
 
   try {
@@ -127,6 +140,7 @@ int main(int argc, char** argv) {
     if (tr->parsed()) return run_translate(translate);
     if (tc->parsed()) return run_train_classifier(classifier);
     if (e->parsed()) return run_eval(eval);
+    if (ex->parsed()) return run_export(exp);
     return run_list();
   } catch (const forgery::UsageError& e) {
     std::fprintf(stderr, "forgery: error: %s\n", e.what());

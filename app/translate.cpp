@@ -14,6 +14,7 @@
 #include "forgery/eval/image_quality.h"
 #include "forgery/io/image.h"
 #include "forgery/io/resize.h"
+#include "forgery/io/safetensors.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/models/registry.h"
@@ -40,7 +41,7 @@ Translator load_translator(const TranslateArgs& a, std::string* direction) {
   if (fs::is_directory(source, ec)) {
     ck = Checkpoint::read(Checkpoint::locate(source));
   } else {
-    raw = load_torch_file(source);
+    raw = load_weights_file(source);
     bool forgery_file = false;
     if (raw.isGenericDict()) {
       auto d = raw.toGenericDict();

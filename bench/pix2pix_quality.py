@@ -76,25 +76,59 @@ def commands(args, seed, work):
     return fdir, pdir, forgery, python
 
 
+def finished(run, epochs):
+    """A Forgery run whose metrics have every epoch."""
+    try:
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            return sum(1 for line in f if line.strip()) >= epochs
+    except OSError:
+        return False
+
+
 def run_seed(args, seed, work):
+    """Trains what is missing of one seed (a run killed half-way trains again; a finished one is
+    kept), then translates the test set with both programs."""
     fdir, pdir, forgery, python = commands(args, seed, work)
     data = os.path.abspath(args.data)
+    size_args = [] if args.size == 256 else ["--netG", "unet_128", "--crop-size", "128"]
+    jobs = []
+    if not os.path.exists(os.path.join(fdir, "test", "metrics.json")) and not finished(fdir, args.epochs):
+        jobs.append(("0", forgery, f"forgery-s{seed}.log"))
+    if not os.path.exists(os.path.join(pdir, "latest_net_G.pth")):
+        jobs.append(("1", python, f"python-s{seed}.log"))
+    procs = []
+    for core, cmd, log in jobs:
+        with open(os.path.join(work, log), "w") as f:
+            procs.append(subprocess.Popen(["taskset", "-c", core] + cmd, stdout=f, stderr=subprocess.STDOUT))
+    for p in procs:
+        if p.wait() != 0:
+            raise SystemExit(f"a training run failed; see the logs in {work}")
     if not os.path.exists(os.path.join(fdir, "test", "metrics.json")):
-        with open(os.path.join(work, f"forgery-s{seed}.log"), "w") as flog, \
-                open(os.path.join(work, f"python-s{seed}.log"), "w") as plog:
-            procs = [subprocess.Popen(["taskset", "-c", "0"] + forgery, stdout=flog, stderr=subprocess.STDOUT),
-                     subprocess.Popen(["taskset", "-c", "1"] + python, stdout=plog, stderr=subprocess.STDOUT)]
-            for p in procs:
-                if p.wait() != 0:
-                    raise SystemExit(f"a training run failed; see the logs in {work}")
         subprocess.run([os.path.join(ROOT, "build", "forgery"), "translate", fdir, "--paired", "--input",
                         os.path.join(data, "test"), "--out", os.path.join(fdir, "test"), "--seed", str(seed),
                         "--device", "cpu"], check=True, stdout=subprocess.DEVNULL)
-        size_args = [] if args.size == 256 else ["--netG", "unet_128", "--crop-size", "128"]
+    if not os.path.isdir(os.path.join(pdir, "test", "fake")):
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "pix2pix.py"), "test",
                         "--weights", os.path.join(pdir, "latest_net_G.pth"), "--data", os.path.join(data, "test"),
                         "--out", os.path.join(pdir, "test"), "--seed", str(seed)] + size_args,
                        check=True, stdout=subprocess.DEVNULL)
+
+
+def figure(args, work, seed, names, out):
+    """input | Forgery | Python | target rows for the named test images of one seed."""
+    fdir, pdir, _, _ = commands(args, seed, work)
+    s, gap = args.size, 2
+    canvas = Image.new("RGB", (4 * s + 3 * gap, len(names) * s + (len(names) - 1) * gap), "white")
+    for row, name in enumerate(names):
+        strip = Image.open(os.path.join(fdir, "test", name + ".png")).convert("RGB")
+        tiles = [strip.crop((0, 0, s, s)), strip.crop((s, 0, 2 * s, s)),
+                 Image.open(os.path.join(pdir, "test", "fake", name + ".png")).convert("RGB").resize((s, s)),
+                 strip.crop((2 * s, 0, 3 * s, s))]
+        for col, tile in enumerate(tiles):
+            canvas.paste(tile, (col * (s + gap), row * (s + gap)))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    canvas.save(out, optimize=True)
+    print(f"wrote {out}: input | Forgery | Python | target, seed {seed}, test images {', '.join(names)}")
 
 
 def summarize(args, work):
@@ -145,6 +179,9 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--work", help="keep the runs here (default: a temporary folder)")
     ap.add_argument("--summarize", action="store_true", help="only rebuild the table from the runs in --work")
+    ap.add_argument("--figure", metavar="PNG", help="also write input | Forgery | Python | target rows to PNG")
+    ap.add_argument("--figure-seed", type=int, default=0)
+    ap.add_argument("--figure-images", default="1,25,60,102", help="test image names for --figure")
     args = ap.parse_args()
     args.seed_list = [int(s) for s in args.seeds.split(",")]
     work = args.work or tempfile.mkdtemp(prefix="pix2pix-quality-")
@@ -154,6 +191,8 @@ def main():
             run_seed(args, seed, work)
             summarize(args, work)
     summarize(args, work)
+    if args.figure:
+        figure(args, work, args.figure_seed, args.figure_images.split(","), args.figure)
 
 
 if __name__ == "__main__":

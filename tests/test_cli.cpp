@@ -100,6 +100,16 @@ TEST_F(Cli, TrainSampleResume) {
   r = run_forgery("sample '" + run + "/checkpoints/last.pt' --n 16 --seed 3 --out grid2.png", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_png(tmp_ / "grid2.png").pixels, grid.pixels);
+  // Output folders that do not exist yet are created (as --single's is).
+  r = run_forgery("sample '" + run + "' --n 16 --seed 3 --out new/grids/grid.png --idx new/idx/s.idx", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "new/grids/grid.png").pixels, grid.pixels);
+  EXPECT_EQ(read_idx(tmp_ / "new/idx/s.idx", 3).dims, (std::vector<int64_t>{16, 28, 28}));
+  // A folder that cannot be created is named.
+  test::write_bytes(tmp_ / "plainfile", std::vector<uint8_t>{1});
+  r = run_forgery("sample '" + run + "' --n 4 --out plainfile/grid.png", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("sample --out plainfile/grid.png: cannot create folder plainfile"), std::string::npos) << r.err;
   r = run_forgery("resume '" + run + "' --epochs 2", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
@@ -107,6 +117,36 @@ TEST_F(Cli, TrainSampleResume) {
   r = run_forgery("resume '" + run + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("already done 2 of 2"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, AFailedCheckpointWriteKeepsTheLastOneResumable) {
+  // A file size limit (as a full disk) lets the small artifacts through but not the checkpoint.
+  std::string run = (tmp_ / "run").string();
+  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string before = read_file(tmp_ / "run/checkpoints/last.pt");
+  ASSERT_GT(before.size(), 4u << 20);
+  std::string cmd = "cd '" + tmp_.path().string() + "' && ulimit -f 4096 && '" + std::string(FORGERY_BINARY) +
+                    "' resume '" + run + "' --epochs 2 >'" + (tmp_ / "out.txt").string() + "' 2>'" +
+                    (tmp_ / "err.txt").string() + "'";
+  int status = std::system(cmd.c_str());
+  std::string err = read_file(tmp_ / "err.txt");
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n" << err;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << err;
+  EXPECT_NE(err.find("last.pt"), std::string::npos) << err;
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_EQ(read_file(tmp_ / "run/checkpoints/last.pt"), before);
+  for (const auto& e : fs::recursive_directory_iterator(run))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  // Without the limit it resumes from epoch 1 and ends as a run never interrupted.
+  r = run_forgery("resume '" + run + "' --epochs 2", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("train gan-mnist --epochs 2 --set progress=off " + data() + " --out '" + (tmp_ / "straight").string() + "'",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(tmp_ / "run/weights/generator.pt"), read_file(tmp_ / "straight/weights/generator.pt"));
+  auto m = read_file(tmp_ / "run/metrics.jsonl");
+  EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 2) << m;
 }
 
 TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {

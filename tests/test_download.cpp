@@ -108,6 +108,27 @@ TEST(Download, ServerGoneIsAClearErrorNotAHang) {
   EXPECT_TRUE(fs::is_empty(tmp.path()));
 }
 
+TEST(Download, OfflineErrorSaysHowToTrainWithoutANetwork) {
+  TempDir tmp;
+  std::string url;
+  {
+    LocalServer server;
+    url = server.url("/");
+    server.stop();
+  }
+  DownloadOptions o = quick();
+  o.mirrors = {url};
+  try {
+    download_dataset("mnist", tmp / "mnist", o);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find(url), std::string::npos) << msg;
+    EXPECT_NE(msg.find("pass it with --data DIR"), std::string::npos) << msg;
+    for (const auto& f : remote_dataset("mnist").files) EXPECT_NE(msg.find(f.name), std::string::npos) << msg;
+  }
+}
+
 TEST(Download, UnknownDatasetIsNamed) {
   EXPECT_THROW(remote_dataset("cifar"), UsageError);
 }

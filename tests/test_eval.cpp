@@ -149,6 +149,24 @@ TEST_F(EvalPipeline, RealAgainstFakeFromFilesWritesAReport) {
   EXPECT_NE(report.find("\"fid\""), std::string::npos);
 }
 
+TEST_F(EvalPipeline, RealAgainstFakeWithoutDataUsesTheCachedClassifierOfTheDefaultMnist) {
+  // As train finds MNIST: the cache's mnist/ folder, and its classifier already cached there.
+  setenv("FORGERY_CACHE", (tmp_ / "cache").c_str(), 1);
+  test::write_fake_mnist(tmp_ / "cache" / "mnist", 400, 300);
+  ClassifierTraining o;
+  o.epochs = 1;
+  o.progress = ProgressMode::Off;
+  fs::path cls = train_mnist_classifier(tmp_ / "cache" / "mnist", default_classifier_path(tmp_ / "cache" / "mnist"), o).file;
+  auto r = test::run_forgery("eval --metrics fid --real '" + (tmp_ / "data/t10k-images-idx3-ubyte.gz").string() +
+                                 "' --fake '" + (tmp_ / "data/train-images-idx3-ubyte.gz").string() + "'",
+                             tmp_.path());
+  unsetenv("FORGERY_CACHE");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("MNIST classifier " + cls.string()), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("training one"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("fid"), std::string::npos) << r.out;
+}
+
 TEST_F(EvalPipeline, BadInputsAreNamed) {
   fs::path cls = classifier();
   // different image shapes

@@ -20,6 +20,9 @@ struct Case {
   double beta1;
 };
 
+// gtest prints a parameter it cannot format as a hex dump of its bytes; ctest shows it.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.preset << " (" << c.model << ")"; }
+
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
       {"dcgan64", "dcgan-mnist", "dcgan", {"nz=8", "ngf=4", "ndf=4", "channels=1", "image_size=64"}, 0.5},

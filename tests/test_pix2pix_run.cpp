@@ -12,6 +12,7 @@
 #include "forgery/core/stop.h"
 #include "forgery/io/image.h"
 #include "forgery/io/metrics.h"
+#include "forgery/io/safetensors.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/train/checkpoint.h"
@@ -259,6 +260,68 @@ TEST_F(Pix2pixRun, TranslateFromARunACheckpointAndAReferenceFile) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("trained BtoA"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(tmp_ / "wrongway"));
+}
+
+TEST_F(Pix2pixRun, ExportWritesSafetensorsThatTranslateAndInitFromRead) {
+  auto r = run_forgery("train pix2pix-facades-128 " + pairs() + " --epochs 2 " + tiny() + " --set eval_every=1 --out '" +
+                           (tmp_ / "run").string() + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("export '" + (tmp_ / "run").string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The last checkpoint's networks, with the names, order and bits of weights/NAME.pt.
+  for (const char* net : {"G", "D"}) {
+    std::map<std::string, std::string> meta;
+    NamedTensors st = load_safetensors(tmp_ / "run/weights" / (std::string(net) + ".safetensors"), &meta);
+    EXPECT_TRUE(same(st, weights(tmp_ / "run", net))) << net;
+    EXPECT_EQ(meta["forgery_network"], net);
+    EXPECT_EQ(meta["forgery_epoch"], "2");
+    EXPECT_EQ(meta["format"], "pt");
+  }
+  // Another checkpoint goes to weights/STEM/ by default, or to --out; --format pt as weights/ holds.
+  r = run_forgery("export '" + (tmp_ / "run/checkpoints/best.pt").string() + "' --format pt", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Checkpoint best = Checkpoint::read(tmp_ / "run/checkpoints/best.pt");
+  EXPECT_TRUE(same(load_state_dict(tmp_ / "run/weights/best/G.pt"), best.network("G")));
+  r = run_forgery("export '" + (tmp_ / "run").string() + "' --out '" + (tmp_ / "exported").string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(same(load_safetensors(tmp_ / "exported/G.safetensors"), weights(tmp_ / "run", "G")));
+  // translate reads the safetensors generator as it reads the reference's .pth files.
+  r = run_forgery("translate '" + (tmp_ / "run").string() + "' --input '" + (tmp_ / "pairs/val/1.png").string() +
+                      "' --out '" + (tmp_ / "from_run").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("translate '" + (tmp_ / "exported/G.safetensors").string() +
+                      "' --preset pix2pix-facades-128 --set ngf=2 --input '" + (tmp_ / "pairs/val/1.png").string() +
+                      "' --out '" + (tmp_ / "from_st").string() + "' --device cpu",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_png(tmp_ / "from_st/1.png").pixels, read_png(tmp_ / "from_run/1.png").pixels);
+  // --init-from takes safetensors files and matches each to its network.
+  prepare_output_dir(tmp_ / "init", false);
+  Trainer t(config(1, {"seed=9"}), tmp_ / "init");
+  t.start_new();
+  t.init_from({tmp_ / "exported/D.safetensors", tmp_ / "exported/G.safetensors"});
+  EXPECT_TRUE(same(module_state(t.network("G")), weights(tmp_ / "run", "G")));
+  EXPECT_TRUE(same(module_state(t.network("D")), weights(tmp_ / "run", "D")));
+  // A damaged file is named before any run folder is made; a wrong format is a usage error.
+  std::string bytes = read_file(tmp_ / "exported/G.safetensors");
+  atomic_write_file(tmp_ / "cut.safetensors", bytes.substr(0, bytes.size() / 2));
+  r = run_forgery("train pix2pix-facades-128 " + pairs() + " --epochs 1 " + tiny() + " --init-from '" +
+                      (tmp_ / "cut.safetensors").string() + "' --out '" + (tmp_ / "never").string() + "'",
+                  tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cut.safetensors: not a valid safetensors file"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "never"));
+  // Integers where the model keeps floating weights: a wrong file, named by key and dtype.
+  NamedTensors g = weights(tmp_ / "run", "G");
+  g[0].second = g[0].second.to(torch::kInt);
+  save_safetensors(tmp_ / "ints.safetensors", g);
+  std::string msg = test::error_message([&] { t.init_from({tmp_ / "ints.safetensors"}); });
+  EXPECT_NE(msg.find(g[0].first + ": dtype Int in the file, Float in the model"), std::string::npos) << msg;
+  r = run_forgery("export '" + (tmp_ / "run").string() + "' --format onnx", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--format"), std::string::npos) << r.err;
 }
 
 TEST_F(Pix2pixRun, CombineMakesPairsFromTwoFoldersOfSameNamedImages) {

@@ -117,6 +117,14 @@ void check_output_dir(const fs::path& dir, bool force) {
     throw Error("cannot create output folder " + dir.string() + ": " + parent.string() + " is not writable");
 }
 
+void create_parent_dirs(const fs::path& file, const std::string& what) {
+  fs::path dir = file.parent_path();
+  if (dir.empty()) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(what + " " + file.string() + ": cannot create folder " + dir.string() + ": " + ec.message());
+}
+
 void prepare_output_dir(const fs::path& dir, bool force) {
   check_output_dir(dir, force);
   std::error_code ec;

@@ -36,6 +36,10 @@ class AtomicFile {
 void atomic_link_or_copy(const fs::path& target, const fs::path& link);
 std::string read_file(const fs::path& path, const std::string& what = "file");
 
+// Creates the folder a file is about to be written in (nothing when it exists); an error names
+// `what` (the option) and the folder.
+void create_parent_dirs(const fs::path& file, const std::string& what);
+
 // $FORGERY_CACHE, else $XDG_CACHE_HOME/forgery, else ~/.cache/forgery.
 fs::path cache_dir();
 

@@ -156,7 +156,17 @@ int download_dataset(const std::string& name, const std::filesystem::path& dir,
       urls.push_back(base + file.name);
     }
     if (!options.quiet) std::fprintf(stderr, "forgery: downloading %s\n", file.name.c_str());
-    download_file(urls, dest, file.md5, options);
+    try {
+      download_file(urls, dest, file.md5, options);
+    } catch (const Error& e) {
+      // The way out when there is no network: the files themselves, from anywhere.
+      std::string names;
+      for (size_t i = 0; i < set.files.size(); ++i)
+        names += (i == 0 ? "" : i + 1 == set.files.size() ? " and " : ", ") + set.files[i].name;
+      throw Error(std::string(e.what()) + "\nWithout a network: copy the " + std::to_string(set.files.size()) +
+                  " files of " + name + " (" + names + ") into a folder and pass it with --data DIR " +
+                  "(or put them in " + dir.string() + ")");
+    }
     ++fetched;
   }
   return fetched;

@@ -36,7 +36,9 @@ bool state_matches(const torch::nn::Module& module, const NamedTensors& state) {
   std::map<std::string, at::Tensor> given(state.begin(), state.end());
   for (const auto& [name, t] : mine) {
     auto it = given.find(name);
-    if (it == given.end() || it->second.sizes() != t.sizes()) return false;
+    if (it == given.end() || it->second.sizes() != t.sizes() ||
+        at::isFloatingType(it->second.scalar_type()) != at::isFloatingType(t.scalar_type()))
+      return false;
   }
   return true;
 }
@@ -53,6 +55,11 @@ std::string state_mismatch(const torch::nn::Module& module, const NamedTensors& 
     if (it->second.sizes() != t.sizes())
       problems += "\n  " + name + ": shape " + shape_text(it->second.sizes()) + " in the file, " +
                   shape_text(t.sizes()) + " in the model";
+    // Floating weights convert between precisions (as load_state_dict does); integers or
+    // booleans where the model keeps floating values, or the other way round, are a wrong file.
+    else if (at::isFloatingType(it->second.scalar_type()) != at::isFloatingType(t.scalar_type()))
+      problems += "\n  " + name + ": dtype " + std::string(c10::toString(it->second.scalar_type())) + " in the file, " +
+                  std::string(c10::toString(t.scalar_type())) + " in the model";
     given.erase(it);
   }
   std::string unexpected;

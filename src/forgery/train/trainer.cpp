@@ -15,6 +15,7 @@
 #include "forgery/io/grid.h"
 #include "forgery/io/image.h"
 #include "forgery/io/plot.h"
+#include "forgery/io/safetensors.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
@@ -196,7 +197,7 @@ void Trainer::restore(const Checkpoint& ck) {
 
 void Trainer::init_from(const std::vector<fs::path>& files) {
   for (const auto& file : files) {
-    c10::IValue v = load_torch_file(file);
+    c10::IValue v = load_weights_file(file);
     std::vector<std::string> loaded;
     // A state_dict, or a dict of them keyed by network name ({"G": {...}, "D": {...}}).
     auto try_load = [&](const NamedTensors& raw, const std::string& key) {
