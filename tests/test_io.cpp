@@ -135,6 +135,32 @@ TEST(AtomicWrite, ReplacesWholeFileAndLeavesNoTemporaries) {
   EXPECT_THROW(atomic_write_file(tmp / "no" / "dir" / "f", "x"), Error);
 }
 
+TEST(AtomicWrite, LinksLeaveNoTemporariesEvenWhenAlreadyLinkedAndStaleOnesAreRemoved) {
+  TempDir tmp;
+  atomic_write_file(tmp / "last", "epoch 1");
+  atomic_link_or_copy(tmp / "last", tmp / "best");
+  atomic_link_or_copy(tmp / "last", tmp / "best");  // the same file already: nothing to do
+  EXPECT_TRUE(fs::equivalent(tmp / "last", tmp / "best"));
+  atomic_write_file(tmp / "last", "epoch 2");  // a new file under the old name
+  EXPECT_EQ(read_file(tmp / "best"), "epoch 1");
+  atomic_link_or_copy(tmp / "last", tmp / "best");
+  EXPECT_EQ(read_file(tmp / "best"), "epoch 2");
+  std::vector<std::string> names;
+  for (auto& e : fs::directory_iterator(tmp.path())) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"best", "last"}));
+  // Temporaries of processes that are gone are removed; a live writer's (ours) is kept.
+  fs::create_directories(tmp / "sub");
+  test::write_bytes(tmp / "sub" / "x.pt.tmp-4194305", {1});
+  const std::string mine = "y.pt.tmp-" + std::to_string(getpid());
+  test::write_bytes(tmp / mine, {1});
+  test::write_bytes(tmp / "notes.tmp-draft", {1});
+  EXPECT_EQ(remove_stale_temporaries(tmp.path()), 1);
+  EXPECT_FALSE(fs::exists(tmp / "sub" / "x.pt.tmp-4194305"));
+  EXPECT_TRUE(fs::exists(tmp / mine));
+  EXPECT_TRUE(fs::exists(tmp / "notes.tmp-draft"));
+}
+
 TEST(TorchFile, ReadsPythonNestedDictsListsAndViews) {
   auto v = load_torch_file(test::fixture("py_nested.pt"));
   ASSERT_TRUE(v.isGenericDict());

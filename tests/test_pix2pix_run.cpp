@@ -324,6 +324,30 @@ TEST_F(Pix2pixRun, ExportWritesSafetensorsThatTranslateAndInitFromRead) {
   EXPECT_NE(r.err.find("--format"), std::string::npos) << r.err;
 }
 
+TEST_F(Pix2pixRun, ResumeFinishesAnEpochEndThatAKillCutShort) {
+  fs::path dir = run("run", config(3, {"eval_every=1", "checkpoint_every=3"}));
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  ASSERT_EQ(ck.get_int("epoch"), 3);
+  const int64_t best = ck.get_int("best_epoch");
+  // As a kill -9 right after last.pt of the final epoch leaves it: the links and weights of that
+  // epoch not yet written, and the temporary of a write that was in flight.
+  if (best == 3) fs::remove(dir / "checkpoints/best.pt");
+  fs::remove(dir / "checkpoints/epoch_0003.pt");
+  const NamedTensors g = weights(dir, "G");
+  NamedTensors stale = g;
+  for (auto& [k, t] : stale) t = torch::zeros_like(t);
+  save_state_dict(dir / "weights/G.pt", stale);
+  test::write_bytes(dir / "weights/D.pt.tmp-4194305", std::vector<uint8_t>(100, 1));  // no such process
+  auto r = run_forgery("resume '" + dir.string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("removed 1 temporary file(s)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "weights/D.pt.tmp-4194305"));
+  EXPECT_TRUE(same(weights(dir, "G"), g));
+  EXPECT_TRUE(fs::equivalent(dir / "checkpoints/epoch_0003.pt", dir / "checkpoints/last.pt"));
+  if (best == 3) EXPECT_TRUE(fs::equivalent(dir / "checkpoints/best.pt", dir / "checkpoints/last.pt"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoints/best.pt"));
+}
+
 TEST_F(Pix2pixRun, CombineMakesPairsFromTwoFoldersOfSameNamedImages) {
   std::mt19937 rng(3);
   fs::create_directories(tmp_ / "A/train");

@@ -1,6 +1,7 @@
 #include "forgery/core/fs.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,9 +64,12 @@ void atomic_write_file(const fs::path& path, const std::string& bytes) {
 }
 
 void atomic_link_or_copy(const fs::path& target, const fs::path& link) {
+  std::error_code ec;
+  // Already a link to it: done. (rename() of one link of a file onto another link of the same
+  // file does nothing and succeeds, which would leave the temporary behind.)
+  if (fs::equivalent(target, link, ec)) return;
   fs::path tmp = link;
   tmp += ".tmp-" + std::to_string(getpid());
-  std::error_code ec;
   fs::remove(tmp, ec);
   if (::link(target.c_str(), tmp.c_str()) != 0) {
     fs::copy_file(target, tmp, fs::copy_options::overwrite_existing, ec);
@@ -115,6 +119,24 @@ void check_output_dir(const fs::path& dir, bool force) {
     throw Error("cannot create output folder " + dir.string() + ": " + parent.string() + " is not a folder");
   if (!parent.empty() && ::access(parent.c_str(), W_OK) != 0)
     throw Error("cannot create output folder " + dir.string() + ": " + parent.string() + " is not writable");
+}
+
+int remove_stale_temporaries(const fs::path& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at + 5 == name.size()) continue;
+    const std::string digits = name.substr(at + 5);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // a live writer's
+    std::error_code rm;
+    if (fs::remove(it->path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 void create_parent_dirs(const fs::path& file, const std::string& what) {

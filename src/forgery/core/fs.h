@@ -40,6 +40,10 @@ std::string read_file(const fs::path& path, const std::string& what = "file");
 // `what` (the option) and the folder.
 void create_parent_dirs(const fs::path& file, const std::string& what);
 
+// Removes the temporaries (NAME.tmp-PID) that atomic writes of processes no longer running left
+// below `dir` (a kill -9 mid-write); returns how many.
+int remove_stale_temporaries(const fs::path& dir);
+
 // $FORGERY_CACHE, else $XDG_CACHE_HOME/forgery, else ~/.cache/forgery.
 fs::path cache_dir();
 

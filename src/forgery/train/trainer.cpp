@@ -193,6 +193,23 @@ void Trainer::restore(const Checkpoint& ck) {
   metrics_.load();
   metrics_.truncate_after(epoch_);
   atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+  std::error_code ec;
+  if (fs::equivalent(ck.path(), run_dir_ / "checkpoints" / "last.pt", ec)) finish_interrupted_epoch_end();
+}
+
+void Trainer::finish_interrupted_epoch_end() {
+  // A process killed mid-write leaves its temporary behind (never a torn file).
+  if (int n = remove_stale_temporaries(run_dir_); n > 0)
+    std::fprintf(stderr, "forgery: removed %d temporary file(s) left by an interrupted write\n", n);
+  if (in_epoch_ || epoch_ == 0) return;
+  // last.pt holds the end of epoch_; a kill right after writing it may have cut short the
+  // links that end an epoch. Made again (links of the same file; no training repeated).
+  const fs::path last = run_dir_ / "checkpoints" / "last.pt";
+  if (best_epoch_ == epoch_) atomic_link_or_copy(last, run_dir_ / "checkpoints" / "best.pt");
+  const int64_t every = config_.get_int("checkpoint_every");
+  const fs::path numbered = run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt");
+  std::error_code ec;
+  if (every > 0 && epoch_ % every == 0 && !fs::exists(numbered, ec)) atomic_link_or_copy(last, numbered);
 }
 
 void Trainer::init_from(const std::vector<fs::path>& files) {
@@ -295,6 +312,8 @@ int Trainer::train() {
   if (epoch_ >= epochs) {
     std::fprintf(stderr, "forgery: the run has already done %lld of %lld epochs; pass --epochs N to train further\n",
                  (long long)epoch_, (long long)epochs);
+    // What the last epoch's end writes after its checkpoint, in case a kill came between.
+    write_weights();
     write_final_artifacts();
     return 0;
   }
