@@ -29,6 +29,7 @@
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/options.h"
 #include "forgery/train/recipe.h"
+#include "forgery/train/report.h"
 #include "forgery/train/sampling.h"
 #include "forgery/train/trainer.h"
 
@@ -380,6 +381,12 @@ int run_export(const ExportArgs& a) {
                         {"forgery_epoch", std::to_string(ck.get_int("epoch"))}});
     std::printf("wrote %s (%zu tensors)\n", dest.c_str(), state.size());
   }
+  return 0;
+}
+
+int run_report(const std::string& run_dir) {
+  write_report_for_run(run_dir);
+  std::printf("wrote %s\n", (fs::path(run_dir) / "report.html").c_str());
   return 0;
 }
 

@@ -56,5 +56,6 @@ int run_sample(const SampleArgs& args);
 int run_download(const DownloadArgs& args);
 int run_list();
 int run_export(const ExportArgs& args);
+int run_report(const std::string& run_dir);
 
 }  // namespace forgery::app

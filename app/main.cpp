@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
                  "folder for NETWORK.safetensors|pt (default: the run's weights/, or weights/CHECKPOINT/ for a "
                  "checkpoint other than last.pt)");
 
+  std::string report_run;
+  auto* rp = app.add_subcommand("report", "Write RUN_DIR/report.html again (any run, also one made before reports)");
+  rp->add_option("run_dir", report_run, "run folder")->required();
+
   app.add_subcommand("list", "List presets and models");
 
   try {
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
     if (tc->parsed()) return run_train_classifier(classifier);
     if (e->parsed()) return run_eval(eval);
     if (ex->parsed()) return run_export(exp);
+    if (rp->parsed()) return run_report(report_run);
     return run_list();
   } catch (const forgery::UsageError& e) {
     std::fprintf(stderr, "forgery: error: %s\n", e.what());

@@ -16,6 +16,7 @@
 #include "forgery/io/image.h"
 #include "forgery/io/plot.h"
 #include "forgery/io/safetensors.h"
+#include "forgery/train/report.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
@@ -299,8 +300,26 @@ std::string Trainer::running_status() const {
   return s;
 }
 
+void Trainer::write_run_report() {
+  ReportInfo info;
+  for (const auto& l : losses_) info.losses.push_back({l.name, l.label, l.plot});
+  info.best_metric = recipe_->best_metric();
+  try {
+    write_report(run_dir_, info);
+  } catch (const Error& e) {
+    // The report is a view of the run; a failure to write it never stops the training.
+    std::fprintf(stderr, "forgery: report.html not written: %s\n", e.what());
+  }
+}
+
 int Trainer::train() {
   load_data();
+  {
+    const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                                std::to_string(TORCH_VERSION_PATCH);
+    record_machine(run_dir_, describe_machine(epoch_ > 0 || in_epoch_ ? "resumed" : "started", at::get_num_threads(),
+                                              config_.get_string("device"), version));
+  }
   const int64_t epochs = config_.get_int("epochs");
   const int64_t bs = config_.get_int("batch_size");
   const int64_t nb = batches_per_epoch();
@@ -315,6 +334,7 @@ int Trainer::train() {
     // What the last epoch's end writes after its checkpoint, in case a kill came between.
     write_weights();
     write_final_artifacts();
+    write_run_report();
     return 0;
   }
   Context ctx(*this);
@@ -341,6 +361,7 @@ int Trainer::train() {
         seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         save_last_checkpoint();
         write_weights();
+        write_run_report();
         std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
                      "forgery: continue exactly where it stopped with: forgery resume %s\n",
                      (long long)epoch_ + 1, (long long)global_step_, (run_dir_ / "checkpoints" / "last.pt").c_str(),
@@ -358,6 +379,7 @@ int Trainer::train() {
     }
   }
   write_final_artifacts();
+  write_run_report();
   return 0;
 }
 
@@ -420,6 +442,7 @@ void Trainer::end_epoch(double seconds) {
   const int64_t every = config_.get_int("checkpoint_every");
   if (every > 0 && epoch_ % every == 0) atomic_link_or_copy(last, run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
   write_weights();
+  write_run_report();
 }
 
 void Trainer::write_epoch_artifacts() {

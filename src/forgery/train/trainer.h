@@ -64,6 +64,7 @@ class Trainer {
   void write_final_artifacts();
   void write_weights();
   void finish_interrupted_epoch_end();
+  void write_run_report();
   void save_last_checkpoint();
   int64_t batches_per_epoch() const;
   std::string running_status() const;
