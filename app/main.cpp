@@ -10,6 +10,24 @@
 #include "forgery/core/error.h"
 #include "forgery/core/runtime.h"
 
+namespace {
+// Whole numbers at least `min`, with a message that says so (CLI11's own range check prints
+// the largest double).
+CLI::Validator at_least(long long min) {
+  return CLI::Validator(
+      [min](std::string& v) -> std::string {
+        try {
+          size_t used = 0;
+          long long n = std::stoll(v, &used);
+          if (used == v.size() && n >= min) return "";
+        } catch (const std::exception&) {
+        }
+        return "expected a whole number of at least " + std::to_string(min) + ", got '" + v + "'";
+      },
+      min == 0 ? "INT>=0" : "INT>=" + std::to_string(min));
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   forgery::configure_openmp_wait_policy(argv);
   // Past a file size limit (ulimit -f) a write should fail with EFBIG, which the writers report
@@ -25,10 +43,10 @@ int main(int argc, char** argv) {
   t->add_option("preset_or_config", train.preset_or_config, "preset name or config.toml")->required();
   t->add_option("--data", train.data, "folder with the dataset (default: the cache, downloaded when missing)");
   t->add_option("--out", train.out, "run folder (default: runs/NAME-DATE-TIME)");
-  t->add_option("--epochs", train.epochs, "total number of epochs")->check(CLI::PositiveNumber);
+  t->add_option("--epochs", train.epochs, "total number of epochs")->check(at_least(1));
   t->add_option("--set", train.sets, "override an option: key=value (repeatable)")->allow_extra_args(false);
   t->add_option("--device", train.device, "auto, cpu, cuda, cuda:N");
-  t->add_option("--threads", train.threads, "CPU threads (0: one per physical core)")->check(CLI::NonNegativeNumber);
+  t->add_option("--threads", train.threads, "CPU threads (0: one per physical core)")->check(at_least(0));
   t->add_option("--init-from", train.init_from,
                 "state_dict file(s) saved by PyTorch for the generator and/or discriminator")->allow_extra_args(false);
   t->add_flag("--force", train.force, "replace an existing, non-empty run folder");
@@ -37,17 +55,17 @@ int main(int argc, char** argv) {
   ResumeArgs resume;
   auto* r = app.add_subcommand("resume", "Continue a stopped or finished run exactly where it stopped");
   r->add_option("run_dir", resume.run_dir, "run folder")->required();
-  r->add_option("--epochs", resume.epochs, "new total number of epochs")->check(CLI::PositiveNumber);
+  r->add_option("--epochs", resume.epochs, "new total number of epochs")->check(at_least(1));
   r->add_option("--device", resume.device, "auto, cpu, cuda, cuda:N");
-  r->add_option("--threads", resume.threads, "CPU threads (exact resume needs the same count)")->check(CLI::NonNegativeNumber);
+  r->add_option("--threads", resume.threads, "CPU threads (exact resume needs the same count)")->check(at_least(0));
 
   SampleArgs sample;
   auto* s = app.add_subcommand("sample", "Generate images from a run folder or checkpoint");
   s->add_option("source", sample.source, "run folder or checkpoint file")->required();
-  s->add_option("--n", sample.n, "number of images")->check(CLI::PositiveNumber);
+  s->add_option("--n", sample.n, "number of images")->check(at_least(1));
   s->add_option("--out", sample.out, "grid image to write (PNG)");
   s->add_option("--seed", sample.seed, "noise seed");
-  s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(CLI::PositiveNumber);
+  s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(at_least(1));
   s->add_option("--single", sample.single_dir, "also write each image to this folder");
   s->add_option("--idx", sample.idx, "also write all images as one IDX file (MNIST format, 8-bit grey)");
   s->add_option("--device", sample.device, "cpu, cuda, cuda:N");
@@ -97,7 +115,7 @@ int main(int argc, char** argv) {
                 "comma-separated: fid,kid,pr,is,classes (default: all; with --features fid,kid,pr)");
   e->add_option("--features", eval.features,
                 "TorchScript feature network for RGB images (e.g. Inception-v3), instead of the MNIST classifier");
-  e->add_option("--n", eval.n, "images to generate (default 10000)")->check(CLI::PositiveNumber);
+  e->add_option("--n", eval.n, "images to generate (default 10000)")->check(at_least(1));
   e->add_option("--data", eval.data, "MNIST-format folder: its test split is the real set");
   e->add_option("--seed", eval.seed, "noise and subset seed");
   e->add_option("--classifier", eval.classifier, "feature classifier (default: trained once and cached)");
@@ -105,7 +123,7 @@ int main(int argc, char** argv) {
   ClassifierArgs classifier;
   auto* tc = e->add_subcommand("train-classifier", "Train the MNIST-family classifier used for features");
   tc->add_option("--data", classifier.data, "MNIST-format folder (default: the cache, downloaded when missing)");
-  tc->add_option("--epochs", classifier.epochs, "epochs (default 5)")->check(CLI::PositiveNumber);
+  tc->add_option("--epochs", classifier.epochs, "epochs (default 5)")->check(at_least(1));
   tc->add_option("--seed", classifier.seed, "seed");
   tc->add_option("--out", classifier.out, "file to write (default: the cache)");
 
@@ -124,6 +142,20 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("list", "List presets and models");
 
+  // A first word that is not a command: say which commands there are.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "forgery: error: unknown command '%s'; the commands are %s (forgery --help)\n", argv[1],
+                   names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

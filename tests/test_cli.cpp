@@ -45,6 +45,15 @@ TEST_F(Cli, UsageErrorsExitTwoAndNameTheProblem) {
   r = run_forgery("train gan-mnist --set batchsize=3 " + data(), tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("'batchsize'"), std::string::npos) << r.err;
+  r = run_forgery("frobnicate", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'frobnicate'; the commands are train, resume"), std::string::npos) << r.err;
+  r = run_forgery("train gan-mnist --epochs -3 " + data(), tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--epochs: expected a whole number of at least 1, got '-3'"), std::string::npos) << r.err;
+  r = run_forgery("resume run --threads 1.5", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--threads: expected a whole number of at least 0, got '1.5'"), std::string::npos) << r.err;
   r = run_forgery("train gan-mnist --set epochs=many " + data(), tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("integer"), std::string::npos) << r.err;

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Bad options at every command: runs each invocation below against small runs it makes itself,
+and writes what each gets (exit status, the message) into docs/reliability.md between the
+bad-options markers. Every message must name the option or file; the script fails when an
+invocation exits 0, crashes (a signal, or status other than 1 or 2), or gives no message.
+
+    /usr/bin/python3 bench/bad_options.py
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kill_soak import write_fake_mnist, write_pairs  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORGERY = os.path.join(ROOT, "build", "forgery")
+DOC = os.path.join(ROOT, "docs", "reliability.md")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="bad-options-")
+    mnist, pairs = os.path.join(work, "mnist"), os.path.join(work, "pairs")
+    write_fake_mnist(mnist, 128, 32)
+    write_pairs(pairs)
+    gan, p2p = os.path.join(work, "gan"), os.path.join(work, "p2p")
+    tiny = ["--set", "progress=off", "--threads", "1"]
+    subprocess.run([FORGERY, "train", "gan-mnist", "--data", mnist, "--out", gan, "--epochs", "1"] + tiny,
+                   check=True, capture_output=True)
+    subprocess.run([FORGERY, "train", "pix2pix-facades-128", "--data", pairs, "--out", p2p, "--epochs", "1",
+                    "--set", "ngf=2", "--set", "ndf=2", "--set", "load_size=136"] + tiny, check=True, capture_output=True)
+    with open(os.path.join(work, "notes.txt"), "w") as f:
+        f.write("not an image\n")
+    cases = [
+        ("train gan-mnst", "a misspelt preset"),
+        ("train gan-mnist --set batchsize=3", "a misspelt option"),
+        ("train gan-mnist --set batch_size=0", "an option out of range"),
+        ("train gan-mnist --set lr_g=fast", "an option of the wrong type"),
+        ("train gan-mnist --set lr_g", "--set without a value"),
+        ("train gan-mnist --epochs -3", "a negative epoch count"),
+        ("train gan-mnist --device tpu", "an unknown device"),
+        ("train gan-mnist --data /nonexistent/mnist", "a data folder that does not exist"),
+        (f"train gan-mnist --data {mnist} --out {gan}", "a run folder that is not empty"),
+        (f"train gan-mnist --data {mnist} --init-from {work}/notes.txt", "--init-from a file that is not weights"),
+        (f"train pix2pix-facades-128 --data {pairs} --set direction=AtoC", "a misspelt direction"),
+        (f"train pix2pix-facades-128 --data {pairs} --set netG=unet_512", "an unknown generator"),
+        (f"train pix2pix-facades-128 --data {pairs} --set crop_size=200", "a crop larger than the load size"),
+        (f"train cyclegan-horse2zebra-128 --data {pairs}", "CycleGAN data without trainA/ and trainB/"),
+        (f"train {work}/missing.toml", "a config file that does not exist"),
+        ("resume /nonexistent/run", "resume of a folder that does not exist"),
+        (f"resume {mnist}", "resume of a folder with no checkpoint"),
+        (f"resume {gan} --threads -1", "a negative thread count"),
+        (f"sample {gan}", "sample without an output"),
+        (f"sample {gan} --out {work}/g.png --n 0", "sample --n 0"),
+        (f"sample {gan} --out {work}/g.png --label 3", "a class label for an unconditional model"),
+        (f"sample {p2p} --out {work}/g.png", "sample of an image-to-image run"),
+        (f"translate {gan} --input {pairs}/val --out {work}/t", "translate of a noise-to-image run"),
+        (f"translate {p2p} --input {work}/notes.txt --out {work}/t", "translate of a file that is not an image"),
+        (f"translate {p2p} --input {pairs}/val --out {work}/t --direction AtoB", "the direction the run was not trained for"),
+        (f"translate {p2p}/weights/G.pt --input {pairs}/val --out {work}/t", "a bare state_dict without --preset"),
+        (f"translate {p2p}/weights/G.pt --preset pix2pix-facades --input {pairs}/val --out {work}/t",
+         "a state_dict of another architecture"),
+        (f"eval {gan} --metrics fid,sharpness", "an unknown metric"),
+        (f"eval --real {mnist}/t10k-images-idx3-ubyte.gz", "--real without --fake"),
+        (f"eval --real {work}/notes.txt --fake {work}/notes.txt --classifier {work}/notes.txt", "image sets that are not images"),
+        (f"export {gan} --format onnx", "an unknown export format"),
+        (f"export {work}/notes.txt", "export of a file that is not a checkpoint"),
+        (f"report {mnist}", "report of a folder that is not a run"),
+        ("data download cifar", "an unknown dataset"),
+        (f"data combine {pairs}/train {work}/nowhere {work}/c", "combine with a missing folder"),
+        ("frobnicate", "an unknown command"),
+    ]
+    rows, failures = [], []
+    for args, what in cases:
+        p = subprocess.run(f"cd {work} && {FORGERY} {args}", shell=True, capture_output=True, text=True, timeout=300)
+        msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
+        first = msg[0] if msg else ""
+        if p.returncode not in (1, 2) or not first:
+            failures.append(f"{args}: status {p.returncode}, message {first!r}")
+        shown = first.replace(work, "W").replace("|", "\\|")
+        shown = re.sub(r"^forgery: error: ", "", shown)
+        rows.append(f"| {what} | `{args.replace(work, 'W')}` | {p.returncode} | {shown} |")
+    table = ("| what | command (W: a scratch folder) | exit | message (first line) |\n|---|---|---|---|\n" +
+             "\n".join(rows) + "\n")
+    with open(DOC) as f:
+        doc = f.read()
+    begin, end = "<!-- bad-options:begin -->\n", "<!-- bad-options:end -->"
+    if begin in doc and end in doc:
+        doc = doc[: doc.index(begin) + len(begin)] + table + doc[doc.index(end):]
+        with open(DOC, "w") as f:
+            f.write(doc)
+    print(table)
+    for f in failures:
+        print("FAILED: " + f)
+    subprocess.run(["rm", "-rf", work])
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
