@@ -69,6 +69,32 @@ TEST(Config, BadValueTypesAreNamed) {
   EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
 }
 
+TEST(Config, CharactersBeyondAsciiOnlyInStringsAndComments) {
+  // Found by fuzzing: toml++ 3.3 has undefined behaviour classifying such characters elsewhere.
+  Config c({{"data_dir", OptionType::String, std::string(), ""}, {"epochs", OptionType::Int, int64_t{1}, ""}});
+  c.merge_toml("# Übungslauf, 練習\ndata_dir = \"/daten/größe\" # é\nepochs = 3\n", "ok.toml");
+  EXPECT_EQ(c.get_string("data_dir"), "/daten/größe");
+  std::string msg = error_of([&] { c.merge_toml("data_dir = \'/tmp/ü\'\n", "literal.toml"); });
+  EXPECT_NE(msg.find("literal.toml: invalid TOML at line 1, column 18: a character beyond ASCII in a single-quoted"),
+            std::string::npos) << msg;
+  c.merge_toml("data_dir = \"\"\"a \\\" é\\\n  ü\"\"\"\n", "basic.toml");
+  EXPECT_EQ(c.get_string("data_dir"), "a \" éü");
+  msg = error_of([&] { c.merge_toml("epochs = 3\n名前 = 1\n", "bad.toml"); });
+  EXPECT_NE(msg.find("bad.toml: invalid TOML at line 2, column 1: a character beyond ASCII"), std::string::npos) << msg;
+  msg = error_of([&] { c.merge_toml("m\xef\xac\xbb#\n", "fuzzed.toml"); });
+  EXPECT_NE(msg.find("line 1, column 2"), std::string::npos) << msg;
+  // A value toml++ reads where this check saw a string: still only ASCII reaches toml++.
+  msg = error_of([&] { c.merge_toml("\tdata_dir =0\"ml\xd0\x98\xd1\x9a\"\n", "fuzzed2.toml"); });
+  EXPECT_NE(msg.find("fuzzed2.toml: invalid TOML"), std::string::npos) << msg;
+  msg = error_of([&] { c.merge_toml("data_dir = \"\xff\"\n", "latin1.toml"); });
+  EXPECT_NE(msg.find("line 1, column 13: not UTF-8"), std::string::npos) << msg;
+  EXPECT_EQ(c.get_string("data_dir"), "a \" éü");  // failed merges change nothing
+  msg = error_of([&] { c.merge_toml(std::string("epochs = 3\n[\0\x01]\n", 16), "nul.toml"); });
+  EXPECT_NE(msg.find("nul.toml: invalid TOML at line 2, column 2: control character 0x0"), std::string::npos) << msg;
+  msg = error_of([&] { Config::peek_string("model = \"gan\"\nx = ¡\n", "model", "peek.toml"); });
+  EXPECT_NE(msg.find("line 2, column 5"), std::string::npos) << msg;
+}
+
 TEST(Config, ValuesOutOfRangeAreRejected) {
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"batch_size=0"}); }).find("batch_size"), std::string::npos);
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"beta1=1.5"}); }).find("beta1"), std::string::npos);

@@ -94,6 +94,10 @@ TEST(Idx, TrailingBytesAndHugeDimensionsAreRejected) {
   EXPECT_THROW(read_idx(tmp / "huge.idx"), Error);
   test::write_bytes(tmp / "empty.idx", {});
   EXPECT_THROW(read_idx(tmp / "empty.idx"), Error);
+  // 2^30 x 32 x 2^30 x 4 elements wrap around 64 bits to 0: refused, not read as an empty array.
+  const std::vector<uint8_t> wraps = {0, 0, 8, 4, 0x40, 0, 0, 0, 0, 0, 0, 32, 0x40, 0, 0, 0, 0, 0, 0, 4};
+  std::string msg = test::error_message([&] { decode_idx(wraps, "IDX file w"); });
+  EXPECT_NE(msg.find("IDX file w declares an impossibly large array"), std::string::npos) << msg;
 }
 
 TEST(Idx, ImageAndLabelCountMismatchIsNamed) {

@@ -4,7 +4,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -111,10 +114,107 @@ void Config::set(const std::string& key, OptionValue value) {
   values_[key] = std::move(value);
 }
 
+namespace {
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it classifies some characters
+// beyond ASCII (U+00A1, U+3042, U+FB3B, ... where whitespace may stand: undefined behaviour,
+// found by fuzzing). So toml++ is only ever given ASCII: in double-quoted strings every such
+// character becomes its \uXXXX / \UXXXXXXXX escape (the same value), in comments a '?';
+// anywhere else, and in single-quoted strings (which have no escapes), it is refused with its
+// line and column. Control characters, which TOML allows nowhere, are refused as well.
+std::string ascii_toml(const std::string& text, const std::string& source) {
+  enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
+  std::string out;
+  out.reserve(text.size());
+  size_t line = 1, column = 1;
+  auto fail = [&](const std::string& what) {
+    std::ostringstream msg;
+    msg << source << ": invalid TOML at line " << line << ", column " << column << ": " << what;
+    throw UsageError(msg.str());
+  };
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    auto starts = [&](const char* s) { return text.compare(i, std::strlen(s), s) == 0; };
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      std::ostringstream hex;
+      hex << "control character 0x" << std::hex << static_cast<int>(c);
+      fail(hex.str());
+    }
+    if (c >= 0x80) {
+      // One UTF-8 sequence, decoded.
+      const int len = c >= 0xF0 && c < 0xF8 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+      uint32_t cp = len == 4 ? c & 0x07 : len == 3 ? c & 0x0F : c & 0x1F;
+      bool ok = len > 0 && i + len <= text.size();
+      for (int k = 1; ok && k < len; ++k) {
+        const unsigned char t = static_cast<unsigned char>(text[i + k]);
+        ok = (t & 0xC0) == 0x80;
+        cp = (cp << 6) | (t & 0x3F);
+      }
+      ok = ok && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) &&
+           cp >= (len == 4 ? 0x10000u : len == 3 ? 0x800u : 0x80u);
+      if (!ok) fail("not UTF-8");
+      if (state == Basic || state == MultiBasic) {
+        if (!out.empty() && out.back() == '\\' && (out.size() < 2 || out[out.size() - 2] != '\\'))
+          fail("a backslash before a character beyond ASCII (not a TOML escape)");
+        char esc[16];
+        std::snprintf(esc, sizeof esc, cp > 0xFFFF ? "\\U%08X" : "\\u%04X", cp);
+        out += esc;
+      } else if (state == Comment) {
+        out += '?';
+      } else if (state == Plain) {
+        fail("a character beyond ASCII outside a string or comment (put names and values in double quotes)");
+      } else {
+        fail("a character beyond ASCII in a single-quoted string (use a double-quoted one)");
+      }
+      i += static_cast<size_t>(len);
+      ++column;
+      continue;
+    }
+    size_t take = 1;
+    switch (state) {
+      case Plain:
+        if (c == '#') state = Comment;
+        else if (starts("\"\"\"")) { state = MultiBasic; take = 3; }
+        else if (starts("'''")) { state = MultiLiteral; take = 3; }
+        else if (c == '"') state = Basic;
+        else if (c == '\'') state = Literal;
+        break;
+      case Comment:
+        if (c == '\n') state = Plain;
+        break;
+      case Basic:
+        if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80 && text[i + 1] != '\n') take = 2;
+        else if (c == '"' || c == '\n') state = Plain;
+        break;
+      case Literal:
+        if (c == '\'' || c == '\n') state = Plain;
+        break;
+      case MultiBasic:
+        if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80 && text[i + 1] != '\n') take = 2;
+        else if (starts("\"\"\"")) { state = Plain; take = 3; }
+        break;
+      case MultiLiteral:
+        if (starts("'''")) { state = Plain; take = 3; }
+        break;
+    }
+    for (size_t k = 0; k < take && i < text.size(); ++k, ++i) {
+      out += text[i];
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+  }
+  return out;
+}
+}  // namespace
+
 void Config::merge_toml(const std::string& text, const std::string& source) {
+  const std::string ascii = ascii_toml(text, source);
   toml::table table;
   try {
-    table = toml::parse(text, source);
+    table = toml::parse(ascii, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << source << ": invalid TOML at line " << e.source().begin.line << ", column "
@@ -222,8 +322,9 @@ std::string Config::to_toml() const {
 
 std::optional<std::string> Config::peek_string(const std::string& text, const std::string& key,
                                                const std::string& source) {
+  const std::string ascii = ascii_toml(text, source);
   try {
-    auto table = toml::parse(text, source);
+    auto table = toml::parse(ascii, source);
     if (auto v = table[key].value<std::string>()) return *v;
     return std::nullopt;
   } catch (const toml::parse_error& e) {

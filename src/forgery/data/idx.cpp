@@ -2,45 +2,64 @@
 
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "forgery/core/error.h"
 
 namespace forgery {
 
 namespace {
-std::vector<uint8_t> read_maybe_gzip(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw Error("IDX file " + path.string() + " does not exist");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw Error("cannot open IDX file " + path.string() + ": " + std::strerror(errno));
-  gzbuffer(f, 1 << 20);
+// gzip (one or more members, as gzip and Python's gzip module write them) inflated in memory.
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& name) {
   std::vector<uint8_t> out;
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw Error("cannot inflate " + name + ": zlib failed to start");
+  z.next_in = const_cast<Bytef*>(in.data());
+  z.avail_in = static_cast<uInt>(in.size());
   std::vector<uint8_t> chunk(1 << 20);
+  int rc = Z_OK;
   while (true) {
-    int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (n < 0) {
-      int err = 0;
-      std::string msg = gzerror(f, &err);
-      gzclose(f);
-      throw Error("IDX file " + path.string() + " is corrupt (gzip: " + msg + ")");
+    z.next_out = chunk.data();
+    z.avail_out = static_cast<uInt>(chunk.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - z.avail_out));
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      inflateReset(&z);  // another member follows
+      continue;
     }
-    if (n == 0) break;
-    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) {
+      inflateEnd(&z);
+      throw Error(name + " is truncated (gzip: the compressed data ends early)");
+    }
+    std::string msg = z.msg ? z.msg : "error " + std::to_string(rc);
+    inflateEnd(&z);
+    throw Error(name + " is corrupt (gzip: " + msg + ")");
   }
-  int err = Z_OK;
-  std::string msg = gzerror(f, &err);
-  gzclose(f);
-  if (err != Z_OK && err != Z_STREAM_END)
-    throw Error("IDX file " + path.string() + " is " + (err == Z_BUF_ERROR ? "truncated" : "corrupt") +
-                " (gzip: " + msg + ")");
+  inflateEnd(&z);
   return out;
 }
 }  // namespace
 
 IdxArray read_idx(const std::filesystem::path& path, int expected_rank) {
-  std::vector<uint8_t> bytes = read_maybe_gzip(path);
-  const std::string name = "IDX file " + path.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error("IDX file " + path.string() + " does not exist");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open IDX file " + path.string() + ": " + std::strerror(errno));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return decode_idx(bytes, "IDX file " + path.string(), expected_rank);
+}
+
+IdxArray decode_idx(const std::vector<uint8_t>& file, const std::string& name, int expected_rank) {
+  const bool gz = file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b;
+  std::vector<uint8_t> inflated;
+  if (gz) inflated = gunzip(file, name);
+  const std::vector<uint8_t>& bytes = gz ? inflated : file;
   if (bytes.size() < 4) throw Error(name + " is truncated: " + std::to_string(bytes.size()) + " bytes, no header");
   if (bytes[0] != 0 || bytes[1] != 0)
     throw Error(name + " has a wrong magic number (not an IDX file)");
@@ -59,8 +78,9 @@ IdxArray read_idx(const std::filesystem::path& path, int expected_rank) {
     uint32_t d = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
     if (d > (1u << 30)) throw Error(name + " declares an impossible dimension " + std::to_string(d));
     out.dims.push_back(d);
+    // Checked before multiplying: 2^36 x 2^30 would wrap around 64 bits to a small count.
+    if (d != 0 && count > (size_t(1) << 36) / d) throw Error(name + " declares an impossibly large array");
     count *= d;
-    if (count > (size_t(1) << 36)) throw Error(name + " declares an impossibly large array");
   }
   size_t have = bytes.size() - header;
   if (have < count)

@@ -2,6 +2,7 @@
 // IDX files (the MNIST family's format), raw or gzip-compressed. No torch here.
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace forgery {
@@ -14,6 +15,8 @@ struct IdxArray {
 // Reads an unsigned-byte IDX file; wrong magic, truncated or trailing data, corrupt gzip and
 // unexpected rank are errors naming the file. `expected_rank` < 0 accepts any rank.
 IdxArray read_idx(const std::filesystem::path& path, int expected_rank = -1);
+// The same from the file's bytes (gzip recognised by its magic); errors name `name`.
+IdxArray decode_idx(const std::vector<uint8_t>& file, const std::string& name, int expected_rank = -1);
 // Encodes an IDX file (used to write datasets and test data).
 std::vector<uint8_t> encode_idx(const IdxArray& array);
 
