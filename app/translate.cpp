@@ -15,6 +15,7 @@
 #include "forgery/io/image.h"
 #include "forgery/io/resize.h"
 #include "forgery/io/safetensors.h"
+#include "forgery/train/report.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/models/registry.h"
@@ -85,20 +86,6 @@ Translator load_translator(const TranslateArgs& a, std::string* direction) {
   }
   t.net->to(select_device(a.device));
   return t;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 Image to_image(const at::Tensor& chw) {
@@ -201,7 +188,7 @@ int run_translate(const TranslateArgs& a) {
       std::snprintf(buf, sizeof buf, "L1 %.4f, PSNR %.2f dB, SSIM %.4f", l1[i].item<double>(), psnr[i].item<double>(),
                     ssim[i].item<double>());
       rows += "<tr><td>" + html_escape(names[i]) + "<br><small>" + buf + "</small></td><td><img src=\"" +
-              html_escape(names[i]) + "\" alt=\"" + html_escape(names[i]) + "\"></td></tr>\n";
+              url_path(names[i]) + "\" alt=\"" + html_escape(names[i]) + "\"></td></tr>\n";
     }
     atomic_write_file(out_dir / "metrics.json", j.dump(2) + "\n");
     char summary[160];

@@ -21,9 +21,7 @@
 
 namespace forgery {
 
-namespace {
-
-std::string esc(const std::string& s) {
+std::string html_escape(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -39,8 +37,7 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-// A path relative to the report, each segment percent-encoded where a URL needs it.
-std::string href(const std::string& rel) {
+std::string url_path(const std::string& rel) {
   std::string out;
   for (unsigned char c : rel) {
     if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~') {
@@ -53,6 +50,8 @@ std::string href(const std::string& rel) {
   }
   return out;
 }
+
+namespace {
 
 std::string num(double v, int digits = 4) {
   if (!std::isfinite(v)) return "";
@@ -169,7 +168,7 @@ std::string loss_chart(const Table& t, const std::vector<ReportLoss>& losses) {
       d += (pen ? " L" : " M") + num(px(x[i]), 6) + " " + num(py(y[i]), 6);
       pen = true;
     }
-    s << "<path class=\"curve\" data-loss=\"" << esc(shown[k].name) << "\" d=\"" << d << "\" fill=\"none\" stroke=\""
+    s << "<path class=\"curve\" data-loss=\"" << html_escape(shown[k].name) << "\" d=\"" << d << "\" fill=\"none\" stroke=\""
       << colour << "\" stroke-width=\"1.8\"/>\n";
     if (y.size() <= 60)
       for (size_t i = 0; i < y.size(); ++i)
@@ -181,7 +180,7 @@ std::string loss_chart(const Table& t, const std::vector<ReportLoss>& losses) {
   s << "</svg>\n<p class=\"legend\">";
   for (size_t k = 0; k < shown.size(); ++k)
     s << "<span><i style=\"background:" << kColours[k % (sizeof kColours / sizeof *kColours)] << "\"></i>"
-      << esc(shown[k].label.empty() ? shown[k].name : shown[k].label) << " (<code>" << esc(shown[k].name)
+      << html_escape(shown[k].label.empty() ? shown[k].name : shown[k].label) << " (<code>" << html_escape(shown[k].name)
       << "</code>)</span> ";
   s << "</p>\n";
   return s.str();
@@ -192,8 +191,8 @@ std::string cell(const nlohmann::ordered_json& row, const std::string& key) {
   const auto& v = row[key];
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
   if (v.is_number()) return num(v.get<double>(), 5);
-  if (v.is_string()) return esc(v.get<std::string>());
-  return esc(v.dump());
+  if (v.is_string()) return html_escape(v.get<std::string>());
+  return html_escape(v.dump());
 }
 
 std::vector<std::string> files_in(const fs::path& dir, const std::string& ext = "") {
@@ -241,7 +240,7 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
     if (!loss_names.count(c) && !timing.count(c) && c.rfind("lr_", 0) != 0) eval_cols.push_back(c);
 
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" << esc(name)
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" << html_escape(name)
     << " — Forgery run report</title>\n<style>\n"
        "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;color:#222}\n"
        "h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
@@ -253,9 +252,9 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
        "cursor:pointer;border:2px solid transparent}.strip img.on{border-color:#1f77b4}\n"
        "img[data-state=missing]{outline:2px solid #d62728}#missing{color:#d62728}.kv td:first-child{text-align:left}\n"
        "</style></head>\n<body>\n";
-  h << "<h1>" << esc(name) << "</h1>\n<p>Model <b>" << esc(model) << "</b>, epoch <b id=\"done\">" << done << "</b> of "
+  h << "<h1>" << html_escape(name) << "</h1>\n<p>Model <b>" << html_escape(model) << "</b>, epoch <b id=\"done\">" << done << "</b> of "
     << total_epochs << (total_epochs > 0 && done >= total_epochs ? " (finished)" : "") << ". Report written "
-    << esc(now_text()) << " by Forgery. <span id=\"missing\"></span></p>\n";
+    << html_escape(now_text()) << " by Forgery. <span id=\"missing\"></span></p>\n";
 
   // Speed and machine.
   {
@@ -278,7 +277,7 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
     h << "</table>\n";
     const std::string machine = read_if_exists(run_dir / "machine.txt");
     h << (machine.empty() ? "<p>The machine was not recorded (a run made before machine.txt).</p>\n"
-                          : "<pre id=\"machine\">" + esc(machine) + "</pre>\n");
+                          : "<pre id=\"machine\">" + html_escape(machine) + "</pre>\n");
   }
 
   // Evaluation: best and last of every figure.
@@ -300,7 +299,7 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
         last_e = ep[i];
       }
       if (!std::isfinite(last)) continue;
-      h << "<tr><td style=\"text-align:left\">" << esc(c) << (c == info.best_metric ? " (keeps checkpoints/best.pt)" : "")
+      h << "<tr><td style=\"text-align:left\">" << html_escape(c) << (c == info.best_metric ? " (keeps checkpoints/best.pt)" : "")
         << (up ? " ↑" : " ↓") << "</td><td>" << num(best, 5) << "</td><td>" << num(best_e) << "</td><td>"
         << num(last, 5) << "</td><td>" << num(last_e) << "</td></tr>\n";
     }
@@ -308,7 +307,7 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
     std::vector<std::string> evals = files_in(run_dir / "eval", ".json");
     if (!evals.empty()) {
       h << "<p>forgery eval reports: ";
-      for (const auto& f : evals) h << "<a href=\"" << href("eval/" + f) << "\">" << esc(f) << "</a> ";
+      for (const auto& f : evals) h << "<a href=\"" << url_path("eval/" + f) << "\">" << html_escape(f) << "</a> ";
       h << "</p>\n";
     }
   }
@@ -324,25 +323,25 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
     h << "<p>No pictures yet.</p>\n";
   } else {
     h << "<p><input type=\"range\" id=\"slider\" min=\"0\" max=\"" << frames.size() - 1 << "\" value=\""
-      << frames.size() - 1 << "\" style=\"width:60%\"> <span id=\"frame-name\">" << esc(frames.back())
-      << "</span></p>\n<img id=\"frame\" alt=\"the picture of the chosen epoch\" src=\"" << href("samples/" + frames.back())
+      << frames.size() - 1 << "\" style=\"width:60%\"> <span id=\"frame-name\">" << html_escape(frames.back())
+      << "</span></p>\n<img id=\"frame\" alt=\"the picture of the chosen epoch\" src=\"" << url_path("samples/" + frames.back())
       << "\">\n<div class=\"strip\" id=\"strip\">";
     for (size_t i = 0; i < frames.size(); ++i)
-      h << "<img src=\"" << href("samples/" + frames[i]) << "\" alt=\"" << esc(frames[i]) << "\" title=\""
-        << esc(frames[i]) << "\" data-index=\"" << i << "\">";
+      h << "<img src=\"" << url_path("samples/" + frames[i]) << "\" alt=\"" << html_escape(frames[i]) << "\" title=\""
+        << html_escape(frames[i]) << "\" data-index=\"" << i << "\">";
     h << "</div>\n";
   }
   std::error_code ec;
   if (fs::exists(run_dir / "progress.gif", ec)) others.insert(others.begin(), "../progress.gif");
   for (const auto& f : others) {
     const std::string rel = f.rfind("../", 0) == 0 ? f.substr(3) : "samples/" + f;
-    h << "<figure><img src=\"" << href(rel) << "\" alt=\"" << esc(rel) << "\"><figcaption>" << esc(rel)
+    h << "<figure><img src=\"" << url_path(rel) << "\" alt=\"" << html_escape(rel) << "\"><figcaption>" << html_escape(rel)
       << "</figcaption></figure>\n";
   }
 
   // The metrics table, a row per epoch.
   h << "<h2>Metrics</h2>\n<div class=\"scroll\"><table id=\"metrics\"><thead><tr>";
-  for (const auto& c : t.columns) h << "<th>" << esc(c) << "</th>";
+  for (const auto& c : t.columns) h << "<th>" << html_escape(c) << "</th>";
   h << "</tr></thead><tbody>\n";
   for (const auto& r : t.rows) {
     h << "<tr class=\"epoch\">";
@@ -358,13 +357,13 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
   for (const char* sub : {"weights", "checkpoints"})
     for (const auto& f : files_in(run_dir / sub)) {
       const std::string rel = std::string(sub) + "/" + f;
-      h << "<tr><td><a href=\"" << href(rel) << "\">" << esc(rel) << "</a></td><td>"
+      h << "<tr><td><a href=\"" << url_path(rel) << "\">" << html_escape(rel) << "</a></td><td>"
         << human_size(fs::file_size(run_dir / sub / f, ec)) << "</td></tr>";
     }
   h << "</table>\n<p>Weights are PyTorch state_dicts with the reference's key names (<code>forgery export</code> "
        "writes safetensors); checkpoints resume exactly with <code>forgery resume</code>.</p>\n";
 
-  h << "<h2>Options</h2>\n<pre id=\"options\">" << esc(config_text) << "</pre>\n";
+  h << "<h2>Options</h2>\n<pre id=\"options\">" << html_escape(config_text) << "</pre>\n";
 
   // Slider and filmstrip; every image marks whether it loaded.
   h << "<script>\n"
