@@ -97,34 +97,22 @@ TEST(Safetensors, MalformedFilesAreNamedWithTheProblem) {
   EXPECT_NE(load_error(huge + "{}").find("exceeds the format's limit"), std::string::npos);
   EXPECT_NE(load_error(file_bytes("[1, 2]", "")).find("does not start with '{'"), std::string::npos);
   EXPECT_NE(load_error(file_bytes("{\"a\": ", "")).find("the header is not JSON"), std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F33", "shape": [4], "data_offsets": [0, 16]}})", four))
-                .find("tensor a: dtype 'F33' is not one Forgery reads"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [5], "data_offsets": [0, 16]}})", four))
-                .find("shape [5] of F32 takes 5 x 4 bytes, data_offsets give 16"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 32]}})", four))
-                .find("run past the 16 bytes of data"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [16, 0]}})", four))
-                .find("end before they begin"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                                     "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
-                                  four))
-                .find("tensors a and b overlap"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})", four))
-                .find("bytes 0 to 8 of the data belong to no tensor"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", four))
-                .find("bytes 8 to 16 of the data belong to no tensor"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}})", four))
-                .find("is not a list of sizes"),
-            std::string::npos);
-  EXPECT_NE(load_error(file_bytes(R"({"a": {"dtype": "F32", "shape": [4]}})", four)).find("dtype, shape and data_offsets"),
-            std::string::npos);
+  // Headers over 16 bytes of data (or none), and what each must be told.
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"a": {"dtype": "F33", "shape": [4], "data_offsets": [0, 16]}})", "tensor a: dtype 'F33' is not one Forgery reads"},
+      {R"({"a": {"dtype": "F32", "shape": [5], "data_offsets": [0, 16]}})",
+       "shape [5] of F32 takes 5 x 4 bytes, data_offsets give 16"},
+      {R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 32]}})", "run past the 16 bytes of data"},
+      {R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [16, 0]}})", "end before they begin"},
+      {R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+           "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", "tensors a and b overlap"},
+      {R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})", "bytes 0 to 8 of the data belong to no tensor"},
+      {R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", "bytes 8 to 16 of the data belong to no tensor"},
+      {R"({"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}})", "is not a list of sizes"},
+      {R"({"a": {"dtype": "F32", "shape": [4]}})", "dtype, shape and data_offsets"},
+  };
+  for (const auto& [header, expected] : cases)
+    EXPECT_NE(load_error(file_bytes(header, four)).find(expected), std::string::npos) << header;
   EXPECT_NE(load_error(file_bytes(R"({"__metadata__": {"epoch": 3}})", "")).find("__metadata__ entry epoch is not a string"),
             std::string::npos);
   // The file is named in every message; a truncated real file too.
