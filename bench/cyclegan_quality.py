@@ -33,13 +33,21 @@ def paths(work, seed):
     return os.path.join(work, f"forgery-s{seed}"), os.path.join(work, f"python-s{seed}")
 
 
+def finished(run, epochs):
+    """A Forgery run whose metrics have every epoch (a killed one has fewer)."""
+    try:
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            return sum(1 for line in f if line.strip()) >= epochs
+    except OSError:
+        return False
+
+
 def run_seed(args, seed, work):
     fdir, pdir = paths(work, seed)
     data = os.path.abspath(args.data)
     half = args.epochs // 2
     env = {**os.environ, "FORGERY_CACHE": os.path.join(work, "cache")}
-    if not os.path.exists(os.path.join(fdir, "checkpoints", "last.pt")) or \
-            not os.path.exists(os.path.join(pdir, "latest_net_G_A.pth")):
+    if not finished(fdir, args.epochs) or not os.path.exists(os.path.join(pdir, "latest_net_G_A.pth")):
         forgery = [FORGERY, "train", "cyclegan-horse2zebra-128", "--data", data, "--out", fdir, "--force",
                    "--epochs", str(args.epochs), "--threads", "1", "--set", f"seed={seed}", "--set", f"n_epochs={half}",
                    "--set", f"n_epochs_decay={args.epochs - half}", "--set", "progress=off"]
