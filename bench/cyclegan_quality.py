@@ -20,9 +20,13 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import finished  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORGERY = os.path.join(ROOT, "build", "forgery")
@@ -31,15 +35,6 @@ METRICS = ("AtoB_target_share", "BtoA_target_share", "AtoB_kid", "BtoA_kid", "cy
 
 def paths(work, seed):
     return os.path.join(work, f"forgery-s{seed}"), os.path.join(work, f"python-s{seed}")
-
-
-def finished(run, epochs):
-    """A Forgery run whose metrics have every epoch (a killed one has fewer)."""
-    try:
-        with open(os.path.join(run, "metrics.jsonl")) as f:
-            return sum(1 for line in f if line.strip()) >= epochs
-    except OSError:
-        return False
 
 
 def run_seed(args, seed, work):

@@ -28,6 +28,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import image_quality as iq  # noqa: E402
+from runs import finished  # noqa: E402
 
 METRICS = ("l1", "psnr", "ssim")
 
@@ -74,15 +75,6 @@ def commands(args, seed, work):
               "--out", pdir, "--n-epochs", str(half), "--n-epochs-decay", str(args.epochs - half), "--seed", str(seed),
               "--threads", "1", "--workers", "0"] + size_args + ([] if args.size == 256 else ["--load-size", "143"])
     return fdir, pdir, forgery, python
-
-
-def finished(run, epochs):
-    """A Forgery run whose metrics have every epoch."""
-    try:
-        with open(os.path.join(run, "metrics.jsonl")) as f:
-            return sum(1 for line in f if line.strip()) >= epochs
-    except OSError:
-        return False
 
 
 def run_seed(args, seed, work):
