@@ -46,6 +46,15 @@ TEST(Png, CorruptFileIsNamed) {
   }
 }
 
+TEST(Images, DeclaredSizesBeyondTheLimitAreRefusedBeforeAllocating) {
+  // Found by fuzzing: 172 bytes of JPEG declaring 4 GB of pixels; the same for a PNG header.
+  std::string msg = test::error_message([] { read_image(test::fixture("fuzz_huge_dims.jpg")); });
+  EXPECT_NE(msg.find("fuzz_huge_dims.jpg is not a readable JPEG"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("more than the 100 million Forgery reads"), std::string::npos) << msg;
+  msg = test::error_message([] { read_image(test::fixture("huge_dims.png")); });
+  EXPECT_NE(msg.find("huge_dims.png is 20000 x 20000 pixels, more than the 100 million"), std::string::npos) << msg;
+}
+
 TEST(Grid, MatchesTorchvisionMakeGridAndSaveImage) {
   auto fx = load_torch_file(test::fixture("golden_misc.pt"));
   auto images = entry(fx, "grid_input");
@@ -218,6 +227,13 @@ TEST(TorchFile, BadFilesGetClearErrors) {
   }
   msg = message(tmp / "absent.pt");
   EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+}
+
+TEST(TorchFile, TensorsWithSizeAndStrideOfDifferentLengthsAreRefused) {
+  // Found by fuzzing: a stride shorter than the size was indexed past its end.
+  std::string msg = test::error_message([] { load_torch_file(test::fixture("fuzz_size_stride.pt")); });
+  EXPECT_NE(msg.find("fuzz_size_stride.pt"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("size and stride differ in length"), std::string::npos) << msg;
 }
 
 TEST(TorchFile, CorruptedBytesNeverCrash) {

@@ -7,6 +7,10 @@
 
 namespace forgery {
 
+// The largest image Forgery decodes (100 megapixels, 300 MB as RGB): a few bytes of a damaged or
+// hostile file cannot make it allocate gigabytes.
+inline constexpr uint64_t kMaxImagePixels = 100'000'000;
+
 struct Image {
   int width = 0, height = 0, channels = 0;  // channels: 1 (grey) or 3 (RGB)
   std::vector<uint8_t> pixels;              // height * width * channels

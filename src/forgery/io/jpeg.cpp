@@ -1,4 +1,6 @@
 #include <csetjmp>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include "forgery/core/error.h"
@@ -61,6 +63,12 @@ bool decode_jpeg_into(const unsigned char* data, unsigned long size, Image* out,
     return false;
   }
   jpeg_start_decompress(&cinfo);
+  if (static_cast<uint64_t>(cinfo.output_width) * cinfo.output_height > kMaxImagePixels) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "%u x %u pixels, more than the %llu million Forgery reads",
+                  cinfo.output_width, cinfo.output_height, static_cast<unsigned long long>(kMaxImagePixels / 1000000));
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   out->width = static_cast<int>(cinfo.output_width);
   out->height = static_cast<int>(cinfo.output_height);
   out->channels = cinfo.output_components;

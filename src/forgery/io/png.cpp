@@ -41,6 +41,12 @@ Image decode_png(const std::string& bytes, const std::string& name) {
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     throw Error("image " + name + " is not a readable PNG: " + png.message);
+  if (static_cast<uint64_t>(png.width) * png.height > kMaxImagePixels) {
+    const std::string dims = std::to_string(png.width) + " x " + std::to_string(png.height);
+    png_image_free(&png);
+    throw Error("image " + name + " is " + dims + " pixels, more than the " +
+                std::to_string(kMaxImagePixels / 1000000) + " million Forgery reads");
+  }
   bool grey = (png.format & PNG_FORMAT_FLAG_COLOR) == 0;
   png.format = grey ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   Image image;

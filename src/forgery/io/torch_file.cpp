@@ -252,6 +252,7 @@ class Unpickler {
         if (!args.empty() && args[0].isList())
           for (const auto& pair : args[0].toList()) {
             auto t = c10::IValue(pair).toTupleRef().elements();
+            if (t.size() != 2) fail("an OrderedDict entry that is not a (key, value) pair");
             d.insert_or_assign(t[0], t[1]);
           }
         return d;
@@ -260,10 +261,16 @@ class Unpickler {
         at::Tensor storage = args.at(0).toTensor();
         int64_t offset = args.at(1).toInt();
         auto size = ints(args.at(2)), stride = ints(args.at(3));
+        if (size.size() != stride.size()) fail("a tensor whose size and stride differ in length");
+        if (offset < 0) fail("a tensor with a negative storage offset");
+        // The last element's index, checked for overflow (a damaged file may hold any numbers).
         int64_t needed = offset + 1;
         for (size_t i = 0; i < size.size(); ++i) {
+          if (size[i] < 0 || stride[i] < 0) fail("a tensor with a negative size or stride");
           if (size[i] == 0) { needed = 0; break; }
-          needed += (size[i] - 1) * stride[i];
+          int64_t step = 0;
+          if (__builtin_mul_overflow(size[i] - 1, stride[i], &step) || __builtin_add_overflow(needed, step, &needed))
+            fail("a tensor lies outside its storage");
         }
         if (needed > storage.numel()) fail("a tensor lies outside its storage");
         return storage.as_strided(size, stride, offset);
