@@ -225,6 +225,13 @@ TEST_F(CycleGanRun, WritesEveryArtifactWithTheReferencesNames) {
   EXPECT_EQ(ck.get_string("recipe"), "cyclegan");
   EXPECT_EQ(ck.get("recipe_state", "pool_A").toTensor().size(0), 2);  // full pools of 2
   EXPECT_EQ(ck.get_tensors("optimizers", "G").front().first, "G_A.model.1.weight.exp_avg");
+  // The report: a curve for each of the eight losses, a row per epoch, both pictures.
+  std::string page = read_file(dir / "report.html");
+  size_t curves = 0;
+  for (size_t at = page.find("class=\"curve\""); at != std::string::npos; at = page.find("class=\"curve\"", at + 1)) ++curves;
+  EXPECT_EQ(curves, 8u);
+  EXPECT_NE(page.find("data-loss=\"idt_B\""), std::string::npos);
+  EXPECT_NE(page.find("samples/epoch_0002.png"), std::string::npos);
 }
 
 TEST_F(CycleGanRun, StopMidEpochResumesExactlyWithPoolsCropsAndFlips) {
