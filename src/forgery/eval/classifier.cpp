@@ -95,25 +95,14 @@ ClassifierResult train_mnist_classifier(const std::filesystem::path& data_dir, c
   ClassifierResult r;
   r.test_accuracy = accuracy(net, test);
   r.file = file;
-  std::filesystem::create_directories(file.parent_path().empty() ? "." : file.parent_path());
-  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
-  d.insert("format", std::string("forgery-mnist-classifier"));
-  d.insert("version", int64_t{1});
-  d.insert("test_accuracy", r.test_accuracy);
-  d.insert("seed", o.seed);
-  d.insert("epochs", o.epochs);
-  d.insert("state_dict", to_dict(module_state(*net)));
-  save_torch_file(file, d);
+  save_network_file(file, "forgery-mnist-classifier",
+                    {{"test_accuracy", r.test_accuracy}, {"seed", o.seed}, {"epochs", o.epochs}}, *net);
   return r;
 }
 
 MnistClassifier load_mnist_classifier(const std::filesystem::path& file, double* test_accuracy) {
-  auto v = load_torch_file(file);
-  if (!v.isGenericDict()) throw Error(file.string() + " is not a Forgery classifier");
-  auto d = v.toGenericDict();
-  auto fmt = d.find(c10::IValue(std::string("format")));
-  if (fmt == d.end() || !fmt->value().isString() || fmt->value().toStringRef() != "forgery-mnist-classifier")
-    throw Error(file.string() + " is not a Forgery MNIST classifier (train one with `forgery eval train-classifier`)");
+  auto d = read_network_file(file, "forgery-mnist-classifier",
+                             "is not a Forgery MNIST classifier (train one with `forgery eval train-classifier`)");
   MnistClassifier net;
   load_module_state(*net, tensors_of(d.at("state_dict"), file.string()), "classifier " + file.string());
   net->eval();

@@ -129,27 +129,15 @@ JudgeResult train_domain_judge(const at::Tensor& a, const at::Tensor& b, const s
     r.holdout_accuracy = total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : NAN;
   }
   r.file = file;
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path().empty() ? "." : file.parent_path(), ec);
-  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
-  d.insert("format", std::string("forgery-domain-judge"));
-  d.insert("version", int64_t{1});
-  d.insert("channels", a.size(1));
-  d.insert("holdout_accuracy", r.holdout_accuracy);
-  d.insert("seed", o.seed);
-  d.insert("epochs", o.epochs);
-  d.insert("state_dict", to_dict(module_state(*net)));
-  save_torch_file(file, d);
+  save_network_file(file, "forgery-domain-judge",
+                    {{"channels", a.size(1)}, {"holdout_accuracy", r.holdout_accuracy}, {"seed", o.seed},
+                     {"epochs", o.epochs}},
+                    *net);
   return r;
 }
 
 std::unique_ptr<FeatureExtractor> domain_judge_features(const std::filesystem::path& file, double* holdout_accuracy) {
-  auto v = load_torch_file(file);
-  auto fail = [&] { return Error(file.string() + " is not a Forgery domain judge"); };
-  if (!v.isGenericDict()) throw fail();
-  auto d = v.toGenericDict();
-  auto fmt = d.find(c10::IValue(std::string("format")));
-  if (fmt == d.end() || !fmt->value().isString() || fmt->value().toStringRef() != "forgery-domain-judge") throw fail();
+  auto d = read_network_file(file, "forgery-domain-judge", "is not a Forgery domain judge");
   DomainJudge net(d.at("channels").toInt());
   load_module_state(*net, tensors_of(d.at("state_dict"), file.string()), "domain judge " + file.string());
   net->eval();

@@ -113,4 +113,29 @@ c10::impl::GenericDict to_dict(const NamedTensors& tensors) {
   return d;
 }
 
+void save_network_file(const std::filesystem::path& file, const std::string& format,
+                       const std::vector<std::pair<std::string, c10::IValue>>& fields,
+                       const torch::nn::Module& module) {
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path().empty() ? "." : file.parent_path(), ec);
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  d.insert("format", format);
+  d.insert("version", int64_t{1});
+  for (const auto& [k, v] : fields) d.insert(k, v);
+  d.insert("state_dict", to_dict(module_state(module)));
+  save_torch_file(file, d);
+}
+
+c10::impl::GenericDict read_network_file(const std::filesystem::path& file, const std::string& format,
+                                         const std::string& not_it) {
+  auto v = load_torch_file(file);
+  if (!v.isGenericDict()) throw Error(file.string() + " " + not_it);
+  auto d = v.toGenericDict();
+  auto fmt = d.find(c10::IValue(std::string("format")));
+  if (fmt == d.end() || !fmt->value().isString() || fmt->value().toStringRef() != format ||
+      d.find(c10::IValue(std::string("state_dict"))) == d.end())
+    throw Error(file.string() + " " + not_it);
+  return d;
+}
+
 }  // namespace forgery

@@ -25,6 +25,15 @@ bool state_matches(const torch::nn::Module& module, const NamedTensors& state);
 // BatchNorm's missing num_batches_tracked (files from PyTorch before 0.4.1) becomes 0.
 NamedTensors adapt_reference_state(const torch::nn::Module& module, NamedTensors state);
 
+// A file holding one of Forgery's own networks: {"format": FORMAT, "version": 1, FIELDS...,
+// "state_dict": the module's state}, written atomically (the folder created).
+void save_network_file(const std::filesystem::path& file, const std::string& format,
+                       const std::vector<std::pair<std::string, c10::IValue>>& fields,
+                       const torch::nn::Module& module);
+// Its dict; an Error with `not_it` (naming the file) when the file holds no such dict.
+c10::impl::GenericDict read_network_file(const std::filesystem::path& file, const std::string& format,
+                                         const std::string& not_it);
+
 // A dict of the tensors on the CPU, for a checkpoint written right away (CPU tensors are not
 // copied).
 c10::impl::GenericDict to_dict(const NamedTensors& tensors);
