@@ -21,12 +21,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import finished  # noqa: E402
+from runs import add_seed_arguments, finished, run_seeds  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORGERY = os.path.join(ROOT, "build", "forgery")
@@ -101,19 +100,9 @@ def summarize(args, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "horse2zebra"))
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--work", help="keep the runs here (default: a temporary folder)")
-    ap.add_argument("--summarize", action="store_true", help="only rebuild the table from the runs in --work")
+    add_seed_arguments(ap, epochs=4)
     args = ap.parse_args()
-    args.seed_list = [int(s) for s in args.seeds.split(",")]
-    work = args.work or tempfile.mkdtemp(prefix="cyclegan-quality-")
-    os.makedirs(work, exist_ok=True)
-    if not args.summarize:
-        for seed in args.seed_list:
-            run_seed(args, seed, work)
-            summarize(args, work)
-    summarize(args, work)
+    run_seeds(args, "cyclegan-quality-", run_seed, summarize)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import run_quiet  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
-    if p.returncode != 0:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    return json.loads([line for line in p.stdout.splitlines() if line.startswith("{")][-1])
+    return json.loads([line for line in run_quiet(cmd).splitlines() if line.startswith("{")][-1])
 
 
 def main():

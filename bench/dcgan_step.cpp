@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <string>
 
+#include "bench_options.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
@@ -17,22 +18,17 @@
 int main(int argc, char** argv) {
   int64_t size = 64, batch = 128, steps = 30, warmup = 3, threads = 2, classes = 0, channels_last = 0;
   std::string device = "cpu";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    std::string v = argv[i + 1];
-    if (a == "--size") size = std::stoll(v);
-    else if (a == "--batch") batch = std::stoll(v);
-    else if (a == "--steps") steps = std::stoll(v);
-    else if (a == "--warmup") warmup = std::stoll(v);
-    else if (a == "--threads") threads = std::stoll(v);
-    else if (a == "--classes") classes = std::stoll(v);
-    else if (a == "--device") device = v;
-    else if (a == "--channels-last") channels_last = std::stoll(v);
-    else {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
-      return 2;
-    }
-  }
+  if (!forgery::bench::BenchOptions()
+           .add("size", &size)
+           .add("batch", &batch)
+           .add("steps", &steps)
+           .add("warmup", &warmup)
+           .add("threads", &threads)
+           .add("classes", &classes)
+           .add("device", &device)
+           .add("channels-last", &channels_last)
+           .parse(argc, argv))
+    return 2;
   at::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(0);
   const std::string model = classes > 0 ? "cdcgan" : "dcgan";

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_options.h"
+
 namespace {
 
 struct Layer {
@@ -83,13 +85,13 @@ Cost step_cost(int64_t b, int reps, bool seed_form) {
 int main(int argc, char** argv) {
   int threads = 2, reps = 30;
   int64_t batch = 512, images = 60000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (a == "--batch") batch = std::atoll(argv[i + 1]);
-    else if (a == "--images") images = std::atoll(argv[i + 1]);
-    else if (a == "--reps") reps = std::atoi(argv[i + 1]);
-  }
+  if (!forgery::bench::BenchOptions()
+           .add("threads", &threads)
+           .add("batch", &batch)
+           .add("images", &images)
+           .add("reps", &reps)
+           .parse(argc, argv))
+    return 2;
   at::set_num_threads(threads);
   torch::NoGradGuard no_grad;
   const int64_t full = images / batch, rest = images % batch;

@@ -20,7 +20,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from PIL import Image
@@ -28,7 +27,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import image_quality as iq  # noqa: E402
-from runs import finished  # noqa: E402
+from runs import add_seed_arguments, finished, run_seeds  # noqa: E402
 
 METRICS = ("l1", "psnr", "ssim")
 
@@ -167,22 +166,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "facades"))
     ap.add_argument("--size", type=int, default=128, choices=(128, 256))
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--work", help="keep the runs here (default: a temporary folder)")
-    ap.add_argument("--summarize", action="store_true", help="only rebuild the table from the runs in --work")
+    add_seed_arguments(ap, epochs=10)
     ap.add_argument("--figure", metavar="PNG", help="also write input | Forgery | Python | target rows to PNG")
     ap.add_argument("--figure-seed", type=int, default=0)
     ap.add_argument("--figure-images", default="1,25,60,102", help="test image names for --figure")
     args = ap.parse_args()
-    args.seed_list = [int(s) for s in args.seeds.split(",")]
-    work = args.work or tempfile.mkdtemp(prefix="pix2pix-quality-")
-    os.makedirs(work, exist_ok=True)
-    if not args.summarize:
-        for seed in args.seed_list:
-            run_seed(args, seed, work)
-            summarize(args, work)
-    summarize(args, work)
+    work = run_seeds(args, "pix2pix-quality-", run_seed, summarize)
     if args.figure:
         figure(args, work, args.figure_seed, args.figure_images.split(","), args.figure)
 

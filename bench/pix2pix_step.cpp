@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <string>
 
+#include "bench_options.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/train/options.h"
 #include "timed_optimizers.h"
@@ -23,19 +24,15 @@ using forgery::bench::TimedOptimizers;
 int main(int argc, char** argv) {
   int64_t size = 128, steps = 20, warmup = 3, threads = 2, channels_last = 0;
   std::string device = "cpu";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i], v = argv[i + 1];
-    if (a == "--size") size = std::stoll(v);
-    else if (a == "--steps") steps = std::stoll(v);
-    else if (a == "--warmup") warmup = std::stoll(v);
-    else if (a == "--threads") threads = std::stoll(v);
-    else if (a == "--device") device = v;
-    else if (a == "--channels-last") channels_last = std::stoll(v);
-    else {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
-      return 2;
-    }
-  }
+  if (!forgery::bench::BenchOptions()
+           .add("size", &size)
+           .add("steps", &steps)
+           .add("warmup", &warmup)
+           .add("threads", &threads)
+           .add("device", &device)
+           .add("channels-last", &channels_last)
+           .parse(argc, argv))
+    return 2;
   at::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(0);
   auto config = forgery::build_config(size == 256 ? "pix2pix-facades" : "pix2pix-facades-128", {});

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench_options.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
@@ -21,12 +22,12 @@
 int main(int argc, char** argv) {
   int steps = 20, threads = 2;
   std::string trace;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--steps") steps = std::atoi(argv[i + 1]);
-    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (a == "--trace") trace = argv[i + 1];
-  }
+  if (!forgery::bench::BenchOptions()
+           .add("steps", &steps)
+           .add("threads", &threads)
+           .add("trace", &trace)
+           .parse(argc, argv))
+    return 2;
   at::set_num_threads(threads);
   torch::manual_seed(0);
   auto config = forgery::build_config("gan-mnist", {});

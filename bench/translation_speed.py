@@ -20,18 +20,13 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import run_quiet  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
-    if p.returncode != 0:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    return p.stdout
 
 
 PRESETS = {"pix2pix": "pix2pix-facades", "cyclegan": "cyclegan-horse2zebra"}
@@ -40,7 +35,7 @@ SMALL_NET = {"pix2pix": "unet_128", "cyclegan": "resnet_6blocks"}
 
 def forgery(model, size, data, out, threads):
     preset = PRESETS[model] + ("" if size == 256 else "-128")
-    run([os.path.join(ROOT, "build", "forgery"), "train", preset, "--data", data, "--out", out, "--force",
+    run_quiet([os.path.join(ROOT, "build", "forgery"), "train", preset, "--data", data, "--out", out, "--force",
          "--epochs", "2", "--threads", str(threads), "--set", "eval_every=0", "--set", "progress=off"])
     with open(os.path.join(out, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]
@@ -54,7 +49,7 @@ def python(model, size, data, out, threads, workers):
         cmd += ["--netG", SMALL_NET[model], "--load-size", "143", "--crop-size", "128"]
     if threads:
         cmd += ["--threads", str(threads)]
-    rows = [json.loads(line) for line in run(cmd).splitlines() if line.startswith("{")]
+    rows = [json.loads(line) for line in run_quiet(cmd).splitlines() if line.startswith("{")]
     return rows[-1]["iterations_per_sec"], rows[-1]["threads"]
 
 
