@@ -27,11 +27,6 @@ void write_report(const std::filesystem::path& run_dir, const ReportInfo& info);
 // The report of any run folder: its recipe's declarations from its config. `forgery report`.
 void write_report_for_run(const std::filesystem::path& run_dir);
 
-// Text for HTML (& < > " ' escaped), and a relative path for an href or src (each byte that a
-// URL cannot hold as it is percent-encoded; '/' kept).
-std::string html_escape(const std::string& text);
-std::string url_path(const std::string& relative);
-
 // One line for machine.txt: date, what started (train/resume), CPU model and cores, threads,
 // device, LibTorch and Forgery versions.
 std::string describe_machine(const std::string& what, int threads, const std::string& device,
