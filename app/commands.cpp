@@ -18,6 +18,8 @@
 #include "forgery/data/download.h"
 #include "forgery/data/idx.h"
 #include "forgery/data/tensor_dataset.h"
+#include "forgery/dist/dist.h"
+#include "forgery/dist/launch.h"
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
 #include "forgery/io/grid.h"
@@ -34,6 +36,8 @@
 #include "forgery/train/trainer.h"
 
 namespace forgery::app {
+
+char** g_argv = nullptr;
 
 namespace {
 std::string default_run_dir(const std::string& preset_or_config) {
@@ -53,6 +57,59 @@ void print_run_header(const Config& c, const fs::path& dir, int threads) {
 }
 }  // namespace
 
+// Data-parallel runs: the world this process belongs to (null for a world of one).
+struct World {
+  dist::WorldSpec spec;
+  std::shared_ptr<dist::Group> group;
+};
+
+std::chrono::milliseconds dist_timeout(const Config& c) {
+  return std::chrono::milliseconds(static_cast<int64_t>(c.get_float("dist_timeout") * 1000));
+}
+
+// --nproc N (not inside a worker): checks, then this program as N workers. Returns -1 when
+// this process should train itself.
+int maybe_launch(int64_t nproc, const dist::WorldSpec& spec, const Config& config) {
+  if (nproc <= 0 || dist::is_worker()) return -1;
+  if (spec.distributed())
+    throw UsageError("--nproc " + std::to_string(nproc) + ": this process is already rank " + std::to_string(spec.rank) +
+                     " of " + std::to_string(spec.world_size) + " (RANK/WORLD_SIZE are set); launch with one or the other");
+  if (nproc == 1) return -1;
+  if (!dist::available())
+    throw Error("--nproc " + std::to_string(nproc) + ": this build of Forgery has no data-parallel training (it needs "
+                "Gloo's headers, Debian: libgloo-dev; scripts/setup installs it); rebuild after installing them");
+  const int64_t bs = config.get_int("batch_size");
+  if (bs % nproc != 0)
+    throw UsageError("--nproc " + std::to_string(nproc) + ": option batch_size " + std::to_string(bs) +
+                     " (the global batch) does not split into " + std::to_string(nproc) +
+                     " equal shares: use a multiple of " + std::to_string(nproc));
+  return dist::run_local_workers(static_cast<int>(nproc), g_argv, config.get_float("dist_timeout") + 15);
+}
+
+World join_world(const dist::WorldSpec& spec, const Config& config) {
+  World w{spec, nullptr};
+  if (spec.distributed()) w.group = dist::Group::create(spec, dist_timeout(config));
+  return w;
+}
+
+// Threads per rank: the machine's cores shared among the ranks on it.
+int rank_threads(int64_t requested, const dist::WorldSpec& spec) {
+  if (requested == 0 && spec.local_world_size > 1)
+    return configure_threads(std::max(1, physical_cores() / spec.local_world_size));
+  return configure_threads(static_cast<int>(requested));
+}
+
+// Rank 0's failure, told to the other ranks (they stop with its message, not a timeout).
+template <class F>
+int tell_peers_on_failure(const World& w, F&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    if (w.group) w.group->report_failure(e.what());
+    throw;
+  }
+}
+
 int run_train(const TrainArgs& a) {
   std::vector<std::string> sets = a.sets;
   if (!a.data.empty()) sets.push_back("data_dir=" + a.data);
@@ -64,22 +121,50 @@ int run_train(const TrainArgs& a) {
     std::fputs(config.to_toml().c_str(), stdout);
     return 0;
   }
+  const dist::WorldSpec spec = dist::read_world(a.dist_init);
   fs::path run_dir = a.out.empty() ? default_run_dir(a.preset_or_config) : a.out;
+  if (a.nproc > 0 && !dist::is_worker() && a.out.empty()) {
+    // The workers must agree on the folder (a default name has the time in it).
+    run_dir = default_run_dir(a.preset_or_config);
+    std::vector<std::string> args;
+    for (char** p = g_argv; *p; ++p) args.emplace_back(*p);
+    args.push_back("--out");
+    args.push_back(run_dir.string());
+    static std::vector<std::string> keep;
+    keep = args;
+    static std::vector<char*> ptrs;
+    ptrs.clear();
+    for (auto& s : keep) ptrs.push_back(s.data());
+    ptrs.push_back(nullptr);
+    g_argv = ptrs.data();
+  }
   // Every check that can fail on input comes before the run folder is touched.
   for (const auto& f : a.init_from) load_weights_file(f);
-  check_output_dir(run_dir, a.force);
-  int threads = configure_threads(static_cast<int>(config.get_int("threads")));
-  Trainer trainer(config, run_dir);
-  trainer.load_data();
-  prepare_output_dir(run_dir, a.force);
-  print_run_header(config, run_dir, threads);
-  trainer.start_new();
-  if (!a.init_from.empty()) {
-    std::vector<fs::path> files(a.init_from.begin(), a.init_from.end());
-    trainer.init_from(files);
-  }
-  install_stop_handlers();
-  return trainer.train();
+  if (spec.rank == 0) check_output_dir(run_dir, a.force);
+  if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
+  if (a.nproc > 1 && spec.world_size != a.nproc)
+    throw UsageError("--nproc " + std::to_string(a.nproc) + " but WORLD_SIZE is " + std::to_string(spec.world_size));
+  World world = join_world(spec, config);
+  return tell_peers_on_failure(world, [&] {
+    int threads = rank_threads(config.get_int("threads"), spec);
+    Trainer trainer(config, run_dir);
+    trainer.set_group(world.group);
+    trainer.load_data();
+    if (spec.rank == 0) {
+      prepare_output_dir(run_dir, a.force);
+      print_run_header(config, run_dir, threads);
+      if (world.group)
+        std::printf("data-parallel: %d ranks (Gloo), %lld examples per rank per batch\n", spec.world_size,
+                    (long long)(config.get_int("batch_size") / spec.world_size));
+    }
+    trainer.start_new();
+    if (!a.init_from.empty()) {
+      std::vector<fs::path> files(a.init_from.begin(), a.init_from.end());
+      trainer.init_from(files);
+    }
+    install_stop_handlers();
+    return trainer.train();
+  });
 }
 
 int run_resume(const ResumeArgs& a) {
@@ -91,13 +176,24 @@ int run_resume(const ResumeArgs& a) {
   if (!a.device.empty()) overrides.emplace_back("device", a.device);
   if (a.threads >= 0) overrides.emplace_back("threads", std::to_string(a.threads));
   Config config = ck.config(overrides);
-  int threads = configure_threads(static_cast<int>(config.get_int("threads")));
-  print_run_header(config, a.run_dir, threads);
-  Trainer trainer(config, a.run_dir);
-  trainer.restore(ck);
-  std::printf("resuming after epoch %lld, step %lld\n", (long long)trainer.epochs_done(), (long long)trainer.global_step());
-  install_stop_handlers();
-  return trainer.train();
+  const dist::WorldSpec spec = dist::read_world(a.dist_init);
+  if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
+  if (a.nproc > 1 && spec.world_size != a.nproc)
+    throw UsageError("--nproc " + std::to_string(a.nproc) + " but WORLD_SIZE is " + std::to_string(spec.world_size));
+  World world = join_world(spec, config);
+  return tell_peers_on_failure(world, [&] {
+    int threads = rank_threads(config.get_int("threads"), spec);
+    if (spec.rank == 0) print_run_header(config, a.run_dir, threads);
+    Trainer trainer(config, a.run_dir);
+    trainer.set_group(world.group);
+    trainer.restore(ck);
+    if (spec.rank == 0)
+      std::printf("resuming after epoch %lld, step %lld%s\n", (long long)trainer.epochs_done(),
+                  (long long)trainer.global_step(),
+                  world.group ? (", " + std::to_string(spec.world_size) + " ranks").c_str() : "");
+    install_stop_handlers();
+    return trainer.train();
+  });
 }
 
 namespace {

@@ -4,15 +4,18 @@
 
 namespace forgery::app {
 
+// The program's arguments as given (the --nproc launcher starts its workers with them).
+extern char** g_argv;
+
 struct TrainArgs {
-  std::string preset_or_config, data, out, device;
-  int64_t epochs = 0, threads = -1;
+  std::string preset_or_config, data, out, device, dist_init;
+  int64_t epochs = 0, threads = -1, nproc = 0;
   std::vector<std::string> sets, init_from;
   bool force = false, list_options = false;
 };
 struct ResumeArgs {
-  std::string run_dir, device;
-  int64_t epochs = 0, threads = -1;
+  std::string run_dir, device, dist_init;
+  int64_t epochs = 0, threads = -1, nproc = 0;
 };
 struct SampleArgs {
   std::string source, out, single_dir, idx, device = "cpu", label;

@@ -4,6 +4,8 @@
 #include <c10/util/Exception.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <string>
 #include <cstdio>
 
 #include "commands.h"
@@ -26,10 +28,17 @@ CLI::Validator at_least(long long min) {
       },
       min == 0 ? "INT>=0" : "INT>=" + std::to_string(min));
 }
+// "rank R: " in the errors of a data-parallel worker (the diagnoses of collectives say it already).
+std::string rank_prefix() {
+  const char *rank = std::getenv("RANK"), *world = std::getenv("WORLD_SIZE");
+  if (!rank || !world || std::string(world) == "1") return "";
+  return std::string("rank ") + rank + ": ";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   forgery::configure_openmp_wait_policy(argv);
+  forgery::app::g_argv = argv;
   // Past a file size limit (ulimit -f) a write should fail with EFBIG, which the writers report
   // naming the file, rather than kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -50,6 +59,12 @@ int main(int argc, char** argv) {
   t->add_option("--init-from", train.init_from,
                 "state_dict file(s) saved by PyTorch for the generator and/or discriminator")->allow_extra_args(false);
   t->add_flag("--force", train.force, "replace an existing, non-empty run folder");
+  t->add_option("--nproc", train.nproc,
+                "data-parallel: train as N processes on this machine (one per GPU with CUDA); batch_size is the "
+                "global batch, split into N equal shares")->check(at_least(1));
+  t->add_option("--dist-init", train.dist_init,
+                "data-parallel rendezvous: env (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as torchrun sets them; "
+                "the default) or file:PATH (a file all ranks see, new for every launch)");
   t->add_flag("--list-options", train.list_options, "print every option with its value and help, then exit");
 
   ResumeArgs resume;
@@ -58,6 +73,9 @@ int main(int argc, char** argv) {
   r->add_option("--epochs", resume.epochs, "new total number of epochs")->check(at_least(1));
   r->add_option("--device", resume.device, "auto, cpu, cuda, cuda:N");
   r->add_option("--threads", resume.threads, "CPU threads (exact resume needs the same count)")->check(at_least(0));
+  r->add_option("--nproc", resume.nproc, "data-parallel: continue as N processes on this machine (exact with the "
+                "world size the run had)")->check(at_least(1));
+  r->add_option("--dist-init", resume.dist_init, "data-parallel rendezvous: env (the default) or file:PATH");
 
   SampleArgs sample;
   auto* s = app.add_subcommand("sample", "Generate images from a run folder or checkpoint");
@@ -180,16 +198,16 @@ int main(int argc, char** argv) {
     if (rp->parsed()) return run_report(report_run);
     return run_list();
   } catch (const forgery::UsageError& e) {
-    std::fprintf(stderr, "forgery: error: %s\n", e.what());
+    std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what());
     return 2;
   } catch (const forgery::Error& e) {
-    std::fprintf(stderr, "forgery: error: %s\n", e.what());
+    std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what());
     return 1;
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "forgery: error: %s\n", e.what_without_backtrace());
+    std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what_without_backtrace());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "forgery: error: %s\n", e.what());
+    std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what());
     return 1;
   }
 }

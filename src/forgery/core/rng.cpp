@@ -43,4 +43,25 @@ void restore_rng_state(const std::map<std::string, at::Tensor>& state) {
   }
 }
 
+namespace {
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+void seed_rank_streams(uint64_t seed, int rank, int64_t step) {
+  const uint64_t s = splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(rank + 1)) ^ static_cast<uint64_t>(step));
+  std::vector<std::string> names = {"cpu"};
+  if (torch::cuda::is_available())
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i) names.push_back("cuda:" + std::to_string(i));
+  for (const auto& name : names) {
+    auto gen = generator_for(name);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(s);
+  }
+}
+
 }  // namespace forgery

@@ -11,5 +11,8 @@ void seed_everything(uint64_t seed);
 // Name ("cpu", "cuda:0", ...) -> generator state bytes.
 std::map<std::string, at::Tensor> capture_rng_state();
 void restore_rng_state(const std::map<std::string, at::Tensor>& state);
+// Data-parallel ranks: seeds this process's own generators (CPU and every CUDA device) from the
+// run's seed, the rank and the step, distinct for every rank.
+void seed_rank_streams(uint64_t seed, int rank, int64_t step);
 
 }  // namespace forgery

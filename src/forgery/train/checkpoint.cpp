@@ -158,4 +158,11 @@ Config Checkpoint::config(const std::vector<std::pair<std::string, std::string>>
   return config_from_toml(get_string("config"), "config stored in " + path_.string(), overrides);
 }
 
+Checkpoint Checkpoint::with_entry(const std::string& key, const c10::IValue& value) const {
+  Checkpoint c = *this;
+  c.dict_ = dict_.copy();
+  c.dict_.insert_or_assign(key, value);
+  return c;
+}
+
 }  // namespace forgery

@@ -51,6 +51,8 @@ class Checkpoint {
   // The run's config as stored, with optional overrides.
   Config config(const std::vector<std::pair<std::string, std::string>>& overrides = {}) const;
   const c10::impl::GenericDict& dict() const { return dict_; }
+  // A copy whose top-level `key` is `value` (a rank's own recipe_state in data-parallel runs).
+  Checkpoint with_entry(const std::string& key, const c10::IValue& value) const;
 
  private:
   c10::IValue get(const std::string& key) const;

@@ -22,6 +22,9 @@ std::vector<OptionSpec> common_option_specs() {
       {"device", OptionType::String, std::string("auto"), "auto (CUDA when present), cpu, cuda or cuda:N"},
       {"threads", OptionType::Int, int64_t{0}, "CPU threads; 0: one per physical core"},
       {"progress", OptionType::String, std::string("auto"), "auto, bar, lines or off"},
+      {"dist_timeout", OptionType::Float, 300.0,
+       "data-parallel: seconds a rank waits for the others (rendezvous, each collective) before it stops, naming the "
+       "rank that stopped responding"},
       {"checkpoint_every", OptionType::Int, int64_t{0},
        "also keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)"},
       {"eval_every", OptionType::Int, int64_t{0},
@@ -88,6 +91,8 @@ void validate_config(const Config& c) {
   if (c.get_int("checkpoint_every") < 0) throw UsageError("option checkpoint_every must be 0 or positive");
   if (c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");
+  if (!(c.get_float("dist_timeout") >= 1 && c.get_float("dist_timeout") <= 86400))
+    throw UsageError("option dist_timeout must be between 1 and 86400 seconds");
   check_lr_policy(c.get_string("lr_policy"));
   if (c.get_int("n_epochs") < 0 || c.get_int("n_epochs_decay") < 0)
     throw UsageError("options n_epochs and n_epochs_decay must not be negative");

@@ -1,7 +1,11 @@
 #include "forgery/train/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -77,7 +81,30 @@ class Trainer::Context : public StepContext {
  public:
   explicit Context(Trainer& t) : t_(t) {}
   void zero_grad(const std::string& name) override { clear_grads(t_.optimizer(name)); }
-  void step(const std::string& name) override { adam_step(t_.optimizer(name)); }
+  void step(const std::string& name) override {
+    auto& opt = t_.optimizer(name);
+    if (t_.group_) {
+      // Data-parallel: the gradients averaged over ranks in one flattened bucket, with the
+      // ranks' stop requests in the same collective. A gradient undefined here is undefined on
+      // every rank (the same code ran), and Adam skips it as in one process.
+      std::vector<at::Tensor> grads;
+      for (auto& g : opt.param_groups())
+        for (auto& p : g.params())
+          if (p.grad().defined()) grads.push_back(p.grad());
+      t_.stop_votes_ = t_.group_->average(grads, stop_requested() ? 1 : 0);
+    }
+    adam_step(opt);
+  }
+  // Noise for the whole global batch from the stream every rank shares, sliced: a world of W
+  // trains on exactly the noise of a world of one.
+  at::Tensor randn(at::IntArrayRef sizes, const at::TensorOptions& options) override {
+    if (!t_.group_) return StepContext::randn(sizes, options);
+    std::vector<int64_t> global(sizes.begin(), sizes.end());
+    const int64_t n = global.at(0);
+    global[0] = n * t_.world_;
+    at::Tensor all = at::randn(global, *t_.shared_gen_, options.device(at::kCPU));
+    return all.narrow(0, t_.rank_ * n, n).to(options.device());
+  }
 
  private:
   Trainer& t_;
@@ -105,6 +132,28 @@ torch::optim::Adam& Trainer::optimizer(const std::string& name) {
   auto it = optimizers_.find(name);
   if (it == optimizers_.end()) throw std::logic_error("no optimiser named " + name);
   return *it->second;
+}
+
+void Trainer::set_group(std::shared_ptr<dist::Group> group) {
+  if (!group || group->size() == 1) {
+    group_.reset();
+    rank_ = 0;
+    world_ = 1;
+    return;
+  }
+  group_ = std::move(group);
+  rank_ = group_->rank();
+  world_ = group_->size();
+  const int64_t bs = config_.get_int("batch_size");
+  if (bs % world_ != 0)
+    throw UsageError("option batch_size " + std::to_string(bs) + " (the global batch) does not split into " +
+                     std::to_string(world_) + " equal shares: use a multiple of " + std::to_string(world_));
+  // One device per rank: CUDA ranks on one machine take the GPU of their local rank.
+  if (device_.is_cuda() && config_.get_string("device").find(':') == std::string::npos) {
+    const int64_t n = static_cast<int64_t>(torch::cuda::device_count());
+    if (n > 0) device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(group_->local_rank() % n));
+    recipe_ = find_recipe(recipe_name_).make(config_, device_);
+  }
 }
 
 void Trainer::build() {
@@ -142,8 +191,122 @@ void Trainer::start_new() {
   // same seed gives the same initial weights as the PyTorch program after torch.manual_seed.
   build();
   recipe_->start_new();
+  if (group_) start_rank_streams();
   set_learning_rates();
-  atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+  if (writer()) atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
+}
+
+void Trainer::start_rank_streams() {
+  // The shared stream continues where a world of one would be; each rank's own generators
+  // (dropout, augmentation, pools) start from a seed of its own.
+  auto def = at::detail::getDefaultCPUGenerator();
+  shared_gen_ = at::make_generator<at::CPUGeneratorImpl>();
+  {
+    std::lock_guard<std::mutex> lock(def.mutex());
+    shared_gen_->set_state(def.get_state());
+  }
+  seed_rank_streams(static_cast<uint64_t>(config_.get_int("seed")), rank_, global_step_);
+}
+
+void Trainer::restore_rank_state(const Checkpoint& ck) {
+  const int64_t saved_world = ck.has("world_size") ? ck.get_int("world_size") : 1;
+  if (!group_) {
+    if (saved_world > 1 && writer())
+      std::fprintf(stderr, "forgery: %s was written by %lld ranks; one process continues the run (same data order "
+                   "and schedule), not bit for bit as %lld ranks would\n", ck.path().c_str(), (long long)saved_world,
+                   (long long)saved_world);
+    return;
+  }
+  shared_gen_ = at::make_generator<at::CPUGeneratorImpl>();
+  at::Tensor shared = ck.has("shared_rng") ? ck.get_tensor("shared_rng") : ck.get("rng", "cpu").toTensor();
+  try {
+    shared_gen_->set_state(shared);
+  } catch (const c10::Error& e) {
+    throw Error("checkpoint " + ck.path().string() + ": the shared random state cannot be restored: " + e.what_without_backtrace());
+  }
+  if (saved_world != world_ || !ck.has("ranks")) {
+    if (writer())
+      std::fprintf(stderr, "forgery: %s was written by %lld rank(s); continuing with %d: the data order and noise "
+                   "continue, each rank's own streams start anew (not bit for bit)\n", ck.path().c_str(),
+                   (long long)saved_world, world_);
+    seed_rank_streams(static_cast<uint64_t>(config_.get_int("seed")), rank_, global_step_);
+    return;
+  }
+  auto ranks = ck.dict().at("ranks").toList();
+  if (static_cast<int64_t>(ranks.size()) != saved_world)
+    throw Error("checkpoint " + ck.path().string() + " holds the state of " + std::to_string(ranks.size()) + " ranks, not " +
+                std::to_string(saved_world));
+  auto mine = ranks.get(rank_).toGenericDict();
+  std::map<std::string, at::Tensor> rng;
+  for (const auto& e : mine.at("rng").toGenericDict()) rng[e.key().toStringRef()] = e.value().toTensor();
+  restore_rng_state(rng);
+  recipe_->load_extra_state(ck.with_entry("recipe_state", mine.at("recipe_state")));
+  auto buffers = mine.at("buffers").toGenericDict();
+  torch::NoGradGuard no_grad;
+  for (auto& n : networks_)
+    for (const auto& item : n.module->named_buffers(true)) {
+      const std::string key = n.name + "/" + item.key();
+      if (item.value().defined() && buffers.contains(key)) item.value().copy_(buffers.at(key).toTensor());
+    }
+}
+
+namespace {
+uint64_t hash_parameters(const std::vector<NetworkDecl>& networks) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& n : networks)
+    for (const auto& p : n.module->parameters()) {
+      at::Tensor c = p.detach().cpu().contiguous();
+      const auto* b = static_cast<const unsigned char*>(c.data_ptr());
+      const size_t bytes = c.numel() * c.element_size();
+      uint64_t words = 0;
+      for (size_t i = 0; i + 8 <= bytes; i += 8) {
+        std::memcpy(&words, b + i, 8);
+        h = (h ^ words) * 1099511628211ull;
+      }
+      for (size_t i = bytes / 8 * 8; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
+    }
+  return h;
+}
+}  // namespace
+
+void Trainer::gather_rank_states() {
+  auto d = make_dict();
+  NamedTensors rng;
+  for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
+  d.insert("rng", to_dict(rng));
+  auto extra = make_dict();
+  for (const auto& [k, v] : recipe_->extra_state()) extra.insert(k, v);
+  d.insert("recipe_state", extra);
+  auto buffers = make_dict();
+  for (const auto& n : networks_)
+    for (const auto& item : n.module->named_buffers(true))
+      if (item.value().defined()) buffers.insert(n.name + "/" + item.key(), item.value().detach().cpu());
+  d.insert("buffers", buffers);
+  const uint64_t hash = hash_parameters(networks_);
+  d.insert("param_hash", static_cast<int64_t>(hash));
+  const auto all = group_->all_gather(torch::pickle_save(d));
+  if (!writer()) return;
+  c10::impl::GenericList list(c10::AnyType::get());
+  for (int r = 0; r < world_; ++r) {
+    c10::IValue v = torch::pickle_load(all[r]);
+    if (v.toGenericDict().at("param_hash").toInt() != static_cast<int64_t>(hash))
+      throw Error("rank " + std::to_string(r) + "'s parameters differ from rank 0's after step " +
+                  std::to_string(global_step_) + ": the ranks diverged (a nondeterministic collective?)");
+    list.push_back(v);
+  }
+  gathered_ = list;
+}
+
+std::map<std::string, at::Tensor> Trainer::global_loss_sums() {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [k, t] : loss_sums_) out[k] = t.clone();
+  if (group_) {
+    std::vector<at::Tensor> ts;
+    for (auto& [_, t] : out) ts.push_back(t);
+    group_->sum(ts);
+    for (auto& [_, t] : out) t.div_(static_cast<double>(world_));
+  }
+  return out;
 }
 
 void Trainer::restore(const Checkpoint& ck) {
@@ -191,6 +354,15 @@ void Trainer::restore(const Checkpoint& ck) {
   std::map<std::string, at::Tensor> rng;
   for (const auto& [k, t] : ck.get_tensors("rng")) rng[k] = t;
   restore_rng_state(rng);
+  restore_rank_state(ck);
+  // A mid-epoch checkpoint holds the global sums (per-step means over all ranks): rank 0
+  // carries them on, scaled to this world's sum over ranks.
+  if (in_epoch_)
+    for (auto& [_, t] : loss_sums_) {
+      if (rank_ == 0) t.mul_(static_cast<double>(world_));
+      else t.zero_();
+    }
+  if (!writer()) return;
   metrics_.load();
   metrics_.truncate_after(epoch_);
   atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
@@ -273,12 +445,30 @@ void Trainer::load_data() {
 
 int64_t Trainer::batches_per_epoch() const {
   const int64_t n = data_->size(), b = config_.get_int("batch_size");
-  return config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
+  int64_t nb = config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
+  // Equal shares: a last partial batch smaller than the world is left out.
+  if (world_ > 1 && nb > 0 && (n - (nb - 1) * b) < world_) --nb;
+  return nb;
+}
+
+at::Tensor Trainer::shard(int64_t b, int64_t* global) const {
+  const int64_t bs = config_.get_int("batch_size"), start = b * bs, len = std::min(bs, data_->size() - start);
+  if (world_ == 1) {
+    *global = len;
+    return permutation_.narrow(0, start, len);
+  }
+  // Equal shares of the batch, so that every rank issues the same collectives.
+  const int64_t share = len / world_;
+  *global = share * world_;
+  return permutation_.narrow(0, start + rank_ * share, share);
 }
 
 void Trainer::begin_epoch() {
+  collective_before_ = group_ ? group_->collective_seconds() : 0;
   // Drawn from the CPU generator whatever the device, so CPU and CUDA runs see the same order.
-  permutation_ = at::randperm(data_->size(), at::TensorOptions().dtype(at::kLong)).to(device_);
+  permutation_ = (shared_gen_ ? at::randperm(data_->size(), *shared_gen_, at::TensorOptions().dtype(at::kLong))
+                              : at::randperm(data_->size(), at::TensorOptions().dtype(at::kLong)))
+                     .to(device_);
   batch_ = 0;
   for (auto& [_, t] : loss_sums_) t.zero_();
   for (auto& [_, c] : loss_counts_) c = 0;
@@ -314,7 +504,19 @@ void Trainer::write_run_report() {
 
 int Trainer::train() {
   load_data();
-  {
+  if (group_) {
+    // Rank 0's networks on every rank (its buffers too, for a new run; a resumed rank has its own).
+    std::vector<at::Tensor> state;
+    for (const auto& n : networks_)
+      for (const auto& p : n.module->parameters()) state.push_back(p.detach());
+    const bool fresh = global_step_ == 0 && !in_epoch_;
+    if (fresh)
+      for (const auto& n : networks_)
+        for (const auto& b : n.module->buffers(true))
+          if (b.defined()) state.push_back(b);
+    group_->broadcast(state);
+  }
+  if (writer()) {
     const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                                 std::to_string(TORCH_VERSION_PATCH);
     record_machine(run_dir_, describe_machine(epoch_ > 0 || in_epoch_ ? "resumed" : "started", at::get_num_threads(),
@@ -326,9 +528,11 @@ int Trainer::train() {
   if (nb == 0)
     throw Error("the dataset has " + std::to_string(data_->size()) + " examples, fewer than one batch of " +
                 std::to_string(bs) + " with drop_last");
-  const auto mode = parse_progress_mode(config_.get_string("progress"));
-  for (const char* sub : {"samples", "checkpoints", "weights"}) fs::create_directories(run_dir_ / sub);
+  const auto mode = writer() ? parse_progress_mode(config_.get_string("progress")) : ProgressMode::Off;
+  if (writer())
+    for (const char* sub : {"samples", "checkpoints", "weights"}) fs::create_directories(run_dir_ / sub);
   if (epoch_ >= epochs) {
+    if (!writer()) return 0;
     std::fprintf(stderr, "forgery: the run has already done %lld of %lld epochs; pass --epochs N to train further\n",
                  (long long)epoch_, (long long)epochs);
     // What the last epoch's end writes after its checkpoint, in case a kill came between.
@@ -344,8 +548,9 @@ int Trainer::train() {
     bar.set_status_source([this] { return running_status(); });
     auto t0 = std::chrono::steady_clock::now();
     while (batch_ < nb) {
-      const int64_t start = batch_ * bs, len = std::min(bs, data_->size() - start);
-      for (const auto& l : recipe_->train_step(data_->batch(permutation_.narrow(0, start, len)), ctx)) {
+      int64_t len = 0;
+      const at::Tensor index = shard(batch_, &len);
+      for (const auto& l : recipe_->train_step(data_->batch(index), ctx)) {
         auto it = loss_sums_.find(l.name);
         if (it == loss_sums_.end()) throw std::logic_error("recipe reported undeclared loss " + l.name);
         it->second.add_(l.sum);
@@ -356,31 +561,46 @@ int Trainer::train() {
       ++global_step_;
       bar.update(batch_, images_);
       if (after_step) after_step(global_step_);
-      if (stop_requested() && batch_ < nb) {
+      // Every rank stops after the same step: the one whose all-reduce carried a request.
+      const bool stop = group_ ? stop_votes_ > 0 : stop_requested();
+      if (stop && batch_ < nb) {
         bar.finish();
         seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         save_last_checkpoint();
-        write_weights();
-        write_run_report();
-        std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
-                     "forgery: continue exactly where it stopped with: forgery resume %s\n",
-                     (long long)epoch_ + 1, (long long)global_step_, (run_dir_ / "checkpoints" / "last.pt").c_str(),
-                     run_dir_.c_str());
-        return 128 + stop_signal();
+        if (writer()) {
+          write_weights();
+          write_run_report();
+          std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
+                       "forgery: continue exactly where it stopped with: forgery resume %s\n",
+                       (long long)epoch_ + 1, (long long)global_step_, (run_dir_ / "checkpoints" / "last.pt").c_str(),
+                       run_dir_.c_str());
+        }
+        sync_with_writer("stop/" + std::to_string(global_step_));
+        return 128 + (stop_signal() != 0 ? stop_signal() : SIGTERM);
       }
     }
     bar.finish();
     double seconds = seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     end_epoch(seconds);
-    if (stop_requested() && epoch_ < epochs) {
-      std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
-                   (long long)epoch_, run_dir_.c_str());
-      return 128 + stop_signal();
+    if ((group_ ? stop_votes_ > 0 : stop_requested()) && epoch_ < epochs) {
+      if (writer())
+        std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
+                     (long long)epoch_, run_dir_.c_str());
+      return 128 + (stop_signal() != 0 ? stop_signal() : SIGTERM);
     }
   }
-  write_final_artifacts();
-  write_run_report();
+  if (writer()) {
+    write_final_artifacts();
+    write_run_report();
+  }
+  sync_with_writer("final");
   return 0;
+}
+
+void Trainer::sync_with_writer(const std::string& key) {
+  if (!group_) return;
+  if (writer()) group_->mark(key);
+  else group_->wait_for_mark(key);
 }
 
 void Trainer::evaluate(MetricRow& row, bool* improved) {
@@ -410,8 +630,9 @@ void Trainer::end_epoch(double seconds) {
   const double ips = seconds > 0 ? images_ / seconds : 0;
   MetricRow row = {{"epoch", epoch_}, {"step", global_step_}};
   std::string line;
+  const auto sums = global_loss_sums();
   for (const auto& l : losses_) {
-    const double mean = loss_sums_.at(l.name).item<double>() / std::max<int64_t>(loss_counts_.at(l.name), 1);
+    const double mean = sums.at(l.name).item<double>() / std::max<int64_t>(loss_counts_.at(l.name), 1);
     row.emplace_back(l.name, mean);
     char buf[96];
     std::snprintf(buf, sizeof buf, "  %s %.6f", l.name.c_str(), mean);
@@ -421,21 +642,35 @@ void Trainer::end_epoch(double seconds) {
     for (const auto& o : optimizer_decls_) row.emplace_back("lr_" + o.name, lr_.at(o.name));
   row.emplace_back("seconds", seconds);
   row.emplace_back("images_per_sec", ips);
-  std::printf("epoch %lld/%lld%s  %.1f s  %.1f img/s\n", (long long)epoch_, (long long)config_.get_int("epochs"),
-              line.c_str(), seconds, ips);
-  std::fflush(stdout);
-  const int64_t eval_every = config_.get_int("eval_every");
+  if (group_) {
+    // The share of the epoch rank 0 spent in collectives (gradient averaging, waiting for
+    // slower ranks); the rest is its own computation.
+    row.emplace_back("world_size", static_cast<int64_t>(world_));
+    row.emplace_back("collective_seconds", group_->collective_seconds() - collective_before_);
+  }
   bool improved = false;
-  if (eval_every > 0 && (epoch_ % eval_every == 0 || epoch_ == config_.get_int("epochs"))) evaluate(row, &improved);
-  metrics_.append(std::move(row));
-  metrics_.save();
+  if (writer()) {
+    std::printf("epoch %lld/%lld%s  %.1f s  %.1f img/s\n", (long long)epoch_, (long long)config_.get_int("epochs"),
+                line.c_str(), seconds, ips);
+    std::fflush(stdout);
+    const int64_t eval_every = config_.get_int("eval_every");
+    if (eval_every > 0 && (epoch_ % eval_every == 0 || epoch_ == config_.get_int("epochs"))) evaluate(row, &improved);
+    metrics_.append(std::move(row));
+    metrics_.save();
+  }
   // The rate of the next epoch, stepped at the end of this one (as the reference does).
   const double before = lr_.empty() ? 0 : lr_.begin()->second;
   set_learning_rates();
-  if (schedule_.policy != "constant" && !lr_.empty() && lr_.begin()->second != before)
+  if (writer() && schedule_.policy != "constant" && !lr_.empty() && lr_.begin()->second != before)
     std::printf("  learning rate %.7f -> %.7f\n", before, lr_.begin()->second);
-  write_epoch_artifacts();
+  if (writer()) write_epoch_artifacts();
+  // The other ranks wait (without a collective's timeout) while rank 0 evaluates and draws.
+  sync_with_writer("epoch/" + std::to_string(global_step_) + "/artifacts");
   save_last_checkpoint();
+  if (!writer()) {
+    sync_with_writer("epoch/" + std::to_string(global_step_) + "/saved");
+    return;
+  }
   // The same state under other names: links, not second writes of a large file.
   const fs::path last = run_dir_ / "checkpoints" / "last.pt";
   if (improved) atomic_link_or_copy(last, run_dir_ / "checkpoints" / "best.pt");
@@ -443,6 +678,7 @@ void Trainer::end_epoch(double seconds) {
   if (every > 0 && epoch_ % every == 0) atomic_link_or_copy(last, run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
   write_weights();
   write_run_report();
+  sync_with_writer("epoch/" + std::to_string(global_step_) + "/saved");
 }
 
 void Trainer::write_epoch_artifacts() {
@@ -499,6 +735,12 @@ void Trainer::write_weights() {
 void Trainer::save_last_checkpoint() { save_checkpoint(run_dir_ / "checkpoints" / "last.pt"); }
 
 void Trainer::save_checkpoint(const fs::path& path) {
+  // Collectives first, on every rank alike: the ranks' states and the epoch's global sums.
+  std::map<std::string, at::Tensor> sums;
+  const bool mid_epoch = in_epoch_ && batch_ > 0;
+  if (group_) gather_rank_states();
+  if (mid_epoch) sums = global_loss_sums();
+  if (!writer()) return;
   auto d = make_dict();
   d.insert("format", std::string(kCheckpointFormat));
   d.insert("version", kCheckpointVersion);
@@ -526,20 +768,25 @@ void Trainer::save_checkpoint(const fs::path& path) {
   NamedTensors rng;
   for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
   d.insert("rng", to_dict(rng));
+  d.insert("world_size", static_cast<int64_t>(world_));
+  if (group_) {
+    d.insert("ranks", gathered_);
+    d.insert("shared_rng", shared_gen_->get_state());
+  }
   auto extra = make_dict();
   for (const auto& [k, v] : recipe_->extra_state()) extra.insert(k, v);
   d.insert("recipe_state", extra);
   d.insert("best_metric", recipe_->best_metric());
   d.insert("best_value", best_value_);
   d.insert("best_epoch", best_epoch_);
-  if (in_epoch_ && batch_ > 0) {
-    auto es = make_dict(), sums = make_dict(), counts = make_dict();
+  if (mid_epoch) {
+    auto es = make_dict(), sums_dict = make_dict(), counts = make_dict();
     es.insert("permutation", permutation_.cpu());
     for (const auto& l : losses_) {
-      sums.insert(l.name, loss_sums_.at(l.name).cpu());
+      sums_dict.insert(l.name, sums.at(l.name).cpu());
       counts.insert(l.name, loss_counts_.at(l.name));
     }
-    es.insert("sums", sums);
+    es.insert("sums", sums_dict);
     es.insert("counts", counts);
     es.insert("images", images_);
     es.insert("seconds", seconds_before_);

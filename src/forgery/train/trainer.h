@@ -8,10 +8,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <ATen/core/Generator.h>
+
 #include "forgery/core/config.h"
+#include "forgery/dist/dist.h"
 #include "forgery/io/metrics.h"
 #include "forgery/train/recipe.h"
 #include "forgery/train/schedule.h"
@@ -34,6 +38,14 @@ class Trainer {
   void init_from(const std::vector<std::filesystem::path>& files);
   // Loads (and checks) the configured dataset now; train() does it when not done before.
   void load_data();
+  // Data-parallel training: this process is one rank of `group` (called before start_new or
+  // restore). Every rank runs the same steps on its equal share of each batch (batch_size is
+  // the global batch); gradients are averaged at the optimiser seam; rank 0 alone writes the
+  // run folder. UsageError when batch_size does not split into equal shares.
+  void set_group(std::shared_ptr<dist::Group> group);
+  int rank() const { return rank_; }
+  int world_size() const { return world_; }
+
   // Uses this data instead of loading the configured data (tests, benchmarks).
   void set_data(std::unique_ptr<TrainingData> data) { data_ = std::move(data); }
 
@@ -67,6 +79,18 @@ class Trainer {
   void write_run_report();
   void save_last_checkpoint();
   int64_t batches_per_epoch() const;
+  // The examples of batch `b` this rank trains on; `global` gets the batch's size on all ranks.
+  at::Tensor shard(int64_t b, int64_t* global) const;
+  bool writer() const { return rank_ == 0; }
+  void start_rank_streams();
+  void restore_rank_state(const Checkpoint& ck);
+  // Every rank's random state, recipe state, buffers and parameter hash, gathered for rank 0's
+  // checkpoint (a collective: every rank calls it at the same point).
+  void gather_rank_states();
+  // Rank 0 marks `key` when its own work is done; the others wait for the mark.
+  void sync_with_writer(const std::string& key);
+  // The epoch's loss sums as sums of per-step global means (a collective when distributed).
+  std::map<std::string, at::Tensor> global_loss_sums();
   std::string running_status() const;
   void evaluate(MetricRow& row, bool* improved);
 
@@ -95,6 +119,18 @@ class Trainer {
   // Evaluation (eval_every): the best value of the recipe's best metric and its epoch.
   double best_value_ = -1;
   int64_t best_epoch_ = 0;
+
+  // Data-parallel state (a world of one: no group).
+  std::shared_ptr<dist::Group> group_;
+  int rank_ = 0, world_ = 1;
+  // The epoch order and the noise, drawn on every rank alike (each rank takes its slice, so a
+  // world of W draws the same numbers as a world of one); the default generators are the
+  // rank's own (dropout, augmentation, image pools).
+  std::optional<at::Generator> shared_gen_;
+  int64_t stop_votes_ = 0;
+  double collective_before_ = 0;  // the group's collective seconds when the epoch began  // ranks asking to stop, agreed in the last gradient all-reduce
+  c10::IValue gathered_;    // rank 0: every rank's state, from gather_rank_states()
+  std::map<std::string, at::Tensor> saved_sums_;  // the global sums a mid-epoch checkpoint holds
 };
 
 }  // namespace forgery
