@@ -59,9 +59,10 @@ def train_and_evaluate(args, arms, seeds, epochs, last, data, real, images_dir, 
                 cmd += ["--set", kv]
             run(cmd)
         pdir = os.path.join(tmp, f"python-{seed}")
-        run(["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "gan_mnist.py"), "--data", data,
-             "--epochs", str(last), "--out", pdir, "--threads", str(args.threads), "--seed", str(seed),
-             "--sample-epochs", args.epochs, "--samples", str(args.n)])
+        if not args.no_python:
+            run(["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "gan_mnist.py"), "--data", data,
+                 "--epochs", str(last), "--out", pdir, "--threads", str(args.threads), "--seed", str(seed),
+                 "--sample-epochs", args.epochs, "--samples", str(args.n)])
         for e in epochs:
             sets = []
             for arm in arms:
@@ -69,7 +70,8 @@ def train_and_evaluate(args, arms, seeds, epochs, last, data, real, images_dir, 
                 run([FORGERY, "sample", os.path.join(tmp, f"{arm}-{seed}", "checkpoints", f"epoch_{e:04d}.pt"),
                      "--n", str(args.n), "--seed", str(1000 + seed), "--idx", idx])
                 sets.append((arm, idx))
-            sets.append(("python", os.path.join(pdir, f"samples_epoch{e}.idx")))
+            if not args.no_python:
+                sets.append(("python", os.path.join(pdir, f"samples_epoch{e}.idx")))
             for prog, idx in sets:
                 report = os.path.join(tmp, f"{prog}-{seed}-{e}.json")
                 run([FORGERY, "eval", "--real", real, "--fake", idx, "--data", data, "--out", report])
@@ -92,6 +94,7 @@ def main():
     ap.add_argument("--work", help="keep runs and reports in this folder (default: a temporary one)")
     ap.add_argument("--summarize", action="store_true",
                     help="train nothing: summarise the reports already in --work (e.g. after an interrupted run)")
+    ap.add_argument("--no-python", action="store_true", help="only the Forgery arms (e.g. fp32 against bf16)")
     ap.add_argument("--arm", action="append", default=[],
                     help="extra Forgery arm NAME:KEY=VALUE[,KEY=VALUE...] (options passed with --set)")
     args = ap.parse_args()
@@ -119,7 +122,8 @@ def main():
                     if os.path.exists(report):
                         with open(report) as f:
                             rows.setdefault((prog, e), []).append(json.load(f)["metrics"])
-        seeds = sorted({seed for seed in seeds if os.path.exists(os.path.join(args.work, f"python-{seed}-{last}.json"))})
+        done = "forgery" if args.no_python else "python"
+        seeds = sorted({seed for seed in seeds if os.path.exists(os.path.join(args.work, f"{done}-{seed}-{last}.json"))})
     else:
         with contextlib.ExitStack() as stack:
             tmp = args.work or stack.enter_context(tempfile.TemporaryDirectory())

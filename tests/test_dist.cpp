@@ -260,9 +260,9 @@ TEST_F(Dist, AKilledRankIsNamedByTheOtherWithinTheTimeoutAndTheCheckpointSurvive
   finish(ranks[1]);
   finish(ranks[0]);
   const double seconds = std::chrono::duration<double>(Clock::now() - killed_at).count();
-  EXPECT_EQ(ranks[0].code, 1);
-  EXPECT_LT(seconds, 5 + 5);
   const std::string err = ranks[0].stderr_text();
+  EXPECT_EQ(ranks[0].code, 1) << err;
+  EXPECT_LT(seconds, 5 + 5) << err;
   EXPECT_NE(err.find("rank 1 stopped responding"), std::string::npos) << err;
   EXPECT_NE(err.find("rank 0: "), std::string::npos) << err;
   Checkpoint ck = Checkpoint::read(tmp_ / "run/checkpoints/last.pt");
@@ -279,10 +279,10 @@ TEST_F(Dist, AStalledRankZeroIsNamedAfterTheTimeout) {
   const double seconds = std::chrono::duration<double>(Clock::now() - stalled_at).count();
   ::kill(ranks[0].pid, SIGKILL);
   finish(ranks[0]);
-  EXPECT_EQ(ranks[1].code, 1);
-  EXPECT_GE(seconds, 4 - 0.5);
-  EXPECT_LT(seconds, 4 + 5);
   const std::string err = ranks[1].stderr_text();
+  EXPECT_EQ(ranks[1].code, 1) << err;
+  EXPECT_GE(seconds, 4 - 0.5) << err;
+  EXPECT_LT(seconds, 4 + 5) << err;
   EXPECT_NE(err.find("rank 0 stopped responding"), std::string::npos) << err;
 }
 

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+
+extern char** environ;
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -78,11 +80,32 @@ int run_local_workers(int nproc, char** argv, double grace_seconds) {
   std::vector<bool> running(nproc, false);
   std::fflush(stdout);
   std::fflush(stderr);
+  // Each worker's environment, made before fork: between fork and exec only async-signal-safe
+  // calls (no allocation).
+  std::vector<std::vector<std::string>> envs(nproc);
+  std::vector<std::vector<char*>> envps(nproc);
+  const char* drop[] = {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT=",
+                        "TORCHELASTIC_USE_AGENT_STORE=", "FORGERY_WORKER="};
+  for (int r = 0; r < nproc; ++r) {
+    for (char** e = environ; *e; ++e) {
+      bool keep = true;
+      for (const char* d : drop) keep = keep && std::strncmp(*e, d, std::strlen(d)) != 0;
+      if (keep) envs[r].emplace_back(*e);
+    }
+    for (const auto& kv : {std::string("RANK=") + std::to_string(r), std::string("LOCAL_RANK=") + std::to_string(r),
+                           std::string("WORLD_SIZE=") + std::to_string(nproc),
+                           std::string("LOCAL_WORLD_SIZE=") + std::to_string(nproc), std::string("MASTER_ADDR=127.0.0.1"),
+                           std::string("MASTER_PORT=") + std::to_string(port), std::string(kWorkerVariable) + "=1"})
+      envs[r].push_back(kv);
+    for (auto& kv : envs[r]) envps[r].push_back(kv.data());
+    envps[r].push_back(nullptr);
+  }
   for (int r = 0; r < nproc; ++r) {
     pid_t pid = ::fork();
     if (pid < 0) {
+      const int err = errno;
       for (int k = 0; k < r; ++k) ::kill(pids[k], SIGKILL);
-      throw Error(std::string("--nproc: cannot start worker process ") + std::to_string(r) + ": " + std::strerror(errno));
+      throw Error(std::string("--nproc: cannot start worker process ") + std::to_string(r) + ": " + std::strerror(err));
     }
     if (pid == 0) {
       // The worker: its own process group (a terminal's Ctrl-C reaches the launcher, which
@@ -90,18 +113,12 @@ int run_local_workers(int nproc, char** argv, double grace_seconds) {
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != launcher) ::_exit(1);
-      signal(SIGINT, SIG_DFL);
-      signal(SIGTERM, SIG_DFL);
-      ::setenv("RANK", std::to_string(r).c_str(), 1);
-      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-      ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
-      ::setenv(kWorkerVariable, "1", 1);
-      ::execv("/proc/self/exe", argv);
-      std::fprintf(stderr, "forgery: --nproc: cannot start worker %d: %s\n", r, std::strerror(errno));
+      ::signal(SIGINT, SIG_DFL);
+      ::signal(SIGTERM, SIG_DFL);
+      ::execve("/proc/self/exe", argv, envps[r].data());
+      static const char msg[] = "forgery: --nproc: cannot start a worker process\n";
+      ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+      (void)ignored;
       ::_exit(127);
     }
     pids[r] = pid;

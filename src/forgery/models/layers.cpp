@@ -108,6 +108,8 @@ uint64_t draw_dropout_seed() {
 }
 
 at::Tensor leaky_relu_dropout(const at::Tensor& x, double slope, double p, bool training) {
+  // Under bf16 autocast the matrix products hand over bf16: the activation runs in fp32.
+  if (x.scalar_type() == at::kBFloat16) return leaky_relu_dropout(x.to(at::kFloat), slope, p, training);
   if (!training || p == 0) return at::leaky_relu(x, slope);
   if (!x.device().is_cpu() || x.scalar_type() != at::kFloat) return at::dropout(at::leaky_relu(x, slope), p, true);
   TORCH_CHECK(x.numel() < (int64_t{1} << 32), "tensor too large for the fused dropout");

@@ -43,7 +43,8 @@ class MlpGenerator : public Generator {
     main_ = register_module("main", main);
   }
   at::Tensor forward(const at::Tensor& z, const at::Tensor& labels) override {
-    return main_->forward(classes_ > 0 ? join_one_hot(z, labels, classes_) : z).view({-1, c_, s_, s_});
+    // .to(kFloat): fp32 images also when the layers ran in bf16 (a no-op otherwise).
+    return main_->forward(classes_ > 0 ? join_one_hot(z, labels, classes_) : z).to(at::kFloat).view({-1, c_, s_, s_});
   }
   int64_t latent_dim() const override { return nz_; }
   int64_t num_classes() const override { return classes_; }
@@ -84,7 +85,7 @@ class MlpDiscriminator : public Discriminator {
       else if (kernel_ == "hash") h = main_[3 * i + 2]->as<FastDropout>()->forward(at::leaky_relu(h, slope_));
       else h = leaky_relu_dropout(h, slope_, drop->p(), drop->is_training());
     }
-    return torch::sigmoid(main_[9]->as<torch::nn::Linear>()->forward(h));
+    return torch::sigmoid(main_[9]->as<torch::nn::Linear>()->forward(h).to(at::kFloat));
   }
 
  private:

@@ -22,7 +22,9 @@ const char* gan_loss_name(GanLoss loss) {
   return "?";
 }
 
-at::Tensor gan_loss(GanLoss loss, const at::Tensor& prediction, bool target_is_real) {
+at::Tensor gan_loss(GanLoss loss, const at::Tensor& prediction_in, bool target_is_real) {
+  // Losses in fp32 whatever precision the network ran in (a no-op for fp32).
+  const at::Tensor prediction = prediction_in.to(at::kFloat);
   at::Tensor target = target_is_real ? at::ones_like(prediction) : at::zeros_like(prediction);
   switch (loss) {
     case GanLoss::Bce: return at::binary_cross_entropy(prediction, target);

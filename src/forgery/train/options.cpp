@@ -1,6 +1,7 @@
 #include "forgery/train/options.h"
 
 #include "forgery/core/error.h"
+#include "forgery/core/precision.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/presets.h"
 #include "forgery/core/progress.h"
@@ -22,6 +23,9 @@ std::vector<OptionSpec> common_option_specs() {
       {"device", OptionType::String, std::string("auto"), "auto (CUDA when present), cpu, cuda or cuda:N"},
       {"threads", OptionType::Int, int64_t{0}, "CPU threads; 0: one per physical core"},
       {"progress", OptionType::String, std::string("auto"), "auto, bar, lines or off"},
+      {"precision", OptionType::String, std::string("fp32"),
+       "fp32, or bf16: matrix products and convolutions in bfloat16 (autocast; CPUs with AVX512-BF16 or AMX, GPUs), "
+       "weights, optimiser state and losses in fp32"},
       {"dist_timeout", OptionType::Float, 300.0,
        "data-parallel: seconds a rank waits for the others (rendezvous, each collective) before it stops, naming the "
        "rank that stopped responding"},
@@ -91,6 +95,7 @@ void validate_config(const Config& c) {
   if (c.get_int("checkpoint_every") < 0) throw UsageError("option checkpoint_every must be 0 or positive");
   if (c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");
+  parse_precision(c.get_string("precision"));
   if (!(c.get_float("dist_timeout") >= 1 && c.get_float("dist_timeout") <= 86400))
     throw UsageError("option dist_timeout must be between 1 and 86400 seconds");
   check_lr_policy(c.get_string("lr_policy"));

@@ -12,6 +12,7 @@
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
+#include "forgery/core/precision.h"
 #include "forgery/core/progress.h"
 #include "forgery/core/rng.h"
 #include "forgery/core/runtime.h"
@@ -94,6 +95,8 @@ class Trainer::Context : public StepContext {
       t_.stop_votes_ = t_.group_->average(grads, stop_requested() ? 1 : 0);
     }
     adam_step(opt);
+    // The weights changed: autocast's bf16 copies of them are stale.
+    if (t_.precision_ != Precision::Fp32) AutocastScope::clear_cast_cache();
   }
   // Noise for the whole global batch from the stream every rank shares, sliced: a world of W
   // trains on exactly the noise of a world of one.
@@ -116,6 +119,7 @@ Trainer::Trainer(Config config, fs::path run_dir)
   recipe_name_ = find_model(config_.get_string("model")).recipe;
   recipe_ = find_recipe(recipe_name_).make(config_, device_);
   schedule_.policy = config_.get_string("lr_policy");
+  precision_ = parse_precision(config_.get_string("precision"));
   schedule_.n_epochs = config_.get_int("n_epochs");
   schedule_.n_epochs_decay = config_.get_int("n_epochs_decay");
 }
@@ -532,13 +536,17 @@ int Trainer::train() {
   if (writer())
     for (const char* sub : {"samples", "checkpoints", "weights"}) fs::create_directories(run_dir_ / sub);
   if (epoch_ >= epochs) {
-    if (!writer()) return 0;
+    if (!writer()) {
+      leave_group();
+      return 0;
+    }
     std::fprintf(stderr, "forgery: the run has already done %lld of %lld epochs; pass --epochs N to train further\n",
                  (long long)epoch_, (long long)epochs);
     // What the last epoch's end writes after its checkpoint, in case a kill came between.
     write_weights();
     write_final_artifacts();
     write_run_report();
+    leave_group();
     return 0;
   }
   Context ctx(*this);
@@ -550,7 +558,12 @@ int Trainer::train() {
     while (batch_ < nb) {
       int64_t len = 0;
       const at::Tensor index = shard(batch_, &len);
-      for (const auto& l : recipe_->train_step(data_->batch(index), ctx)) {
+      std::vector<LossValue> step_losses;
+      {
+        AutocastScope autocast(device_, precision_);
+        step_losses = recipe_->train_step(data_->batch(index), ctx);
+      }
+      for (const auto& l : step_losses) {
         auto it = loss_sums_.find(l.name);
         if (it == loss_sums_.end()) throw std::logic_error("recipe reported undeclared loss " + l.name);
         it->second.add_(l.sum);
@@ -576,6 +589,7 @@ int Trainer::train() {
                        run_dir_.c_str());
         }
         sync_with_writer("stop/" + std::to_string(global_step_));
+        leave_group();
         return 128 + (stop_signal() != 0 ? stop_signal() : SIGTERM);
       }
     }
@@ -586,6 +600,7 @@ int Trainer::train() {
       if (writer())
         std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
                      (long long)epoch_, run_dir_.c_str());
+      leave_group();
       return 128 + (stop_signal() != 0 ? stop_signal() : SIGTERM);
     }
   }
@@ -594,7 +609,14 @@ int Trainer::train() {
     write_run_report();
   }
   sync_with_writer("final");
+  leave_group();
   return 0;
+}
+
+void Trainer::leave_group() {
+  // Rank 0 serves the TCP store: it may only exit once every rank is past its last look at
+  // the store (a last collective).
+  if (group_) group_->barrier();
 }
 
 void Trainer::sync_with_writer(const std::string& key) {

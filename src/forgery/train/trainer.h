@@ -15,6 +15,7 @@
 #include <ATen/core/Generator.h>
 
 #include "forgery/core/config.h"
+#include "forgery/core/precision.h"
 #include "forgery/dist/dist.h"
 #include "forgery/io/metrics.h"
 #include "forgery/train/recipe.h"
@@ -89,6 +90,7 @@ class Trainer {
   void gather_rank_states();
   // Rank 0 marks `key` when its own work is done; the others wait for the mark.
   void sync_with_writer(const std::string& key);
+  void leave_group();
   // The epoch's loss sums as sums of per-step global means (a collective when distributed).
   std::map<std::string, at::Tensor> global_loss_sums();
   std::string running_status() const;
@@ -123,6 +125,7 @@ class Trainer {
   // Data-parallel state (a world of one: no group).
   std::shared_ptr<dist::Group> group_;
   int rank_ = 0, world_ = 1;
+  Precision precision_ = Precision::Fp32;
   // The epoch order and the noise, drawn on every rank alike (each rank takes its slice, so a
   // world of W draws the same numbers as a world of one); the default generators are the
   // rank's own (dropout, augmentation, image pools).
