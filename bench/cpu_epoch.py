@@ -28,10 +28,10 @@ def run(cmd, env=None):
     return p.stdout, time.perf_counter() - t0
 
 
-def forgery_epochs(args, out):
+def forgery_epochs(args, out, precision="fp32"):
     cmd = [os.path.join(ROOT, "build", "forgery"), "train", "gan-mnist", "--data", args.data, "--epochs",
            str(args.epochs), "--out", out, "--force", "--threads", "2", "--set", "progress=off",
-           "--set", "final_samples=0"]
+           "--set", "final_samples=0", "--set", f"precision={precision}"]
     _, wall = run(cmd)
     with open(os.path.join(out, "metrics.jsonl")) as f:
         return [json.loads(line)["seconds"] for line in f], wall
@@ -57,11 +57,14 @@ def main():
     args = ap.parse_args()
     args.data = os.path.abspath(args.data)
     floor = json.loads(run([os.path.join(ROOT, "build", "bench", "gan_floor"), "--threads", "2"])[0])
-    results = {"forgery": [], "python_as_shipped": [], "python_2_threads": []}
+    floor_bf16 = json.loads(run([os.path.join(ROOT, "build", "bench", "gan_floor"), "--threads", "2",
+                                 "--dtype", "bf16"])[0])
+    results = {"forgery": [], "forgery_bf16": [], "python_as_shipped": [], "python_2_threads": []}
     walls = {k: [] for k in results}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):  # alternate, so that drift hits all alike
             for name, fn in (("forgery", lambda o: forgery_epochs(args, o)),
+                             ("forgery_bf16", lambda o: forgery_epochs(args, o, "bf16")),
                              ("python_as_shipped", lambda o: python_epochs(args, o, 0)),
                              ("python_2_threads", lambda o: python_epochs(args, o, 2))):
                 secs, wall = fn(os.path.join(tmp, f"{name}-{r}"))
@@ -76,12 +79,17 @@ def main():
         "seconds_per_epoch": {k: summary(v) for k, v in results.items()},
         "process_wall_seconds": {k: summary(v) for k, v in walls.items()},
         "floor": floor,
+        "floor_bf16": floor_bf16,
     }
     f = report["seconds_per_epoch"]["forgery"]["median"]
     report["ratios"] = {
         "python_as_shipped_over_forgery": report["seconds_per_epoch"]["python_as_shipped"]["median"] / f,
         "python_2_threads_over_forgery": report["seconds_per_epoch"]["python_2_threads"]["median"] / f,
         "forgery_over_floor": f / floor["epoch_floor_seconds"],
+        "python_as_shipped_over_forgery_bf16": report["seconds_per_epoch"]["python_as_shipped"]["median"] /
+        report["seconds_per_epoch"]["forgery_bf16"]["median"],
+        "forgery_bf16_over_bf16_floor": report["seconds_per_epoch"]["forgery_bf16"]["median"] /
+        floor_bf16["epoch_floor_seconds"],
     }
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "cpu_epoch.json"), "w") as out:
@@ -93,6 +101,8 @@ def main():
     for k, v in report["seconds_per_epoch"].items():
         print(f"| {k} | {v['median']:.2f} | {v['min']:.2f}-{v['max']:.2f} | {60000 / v['median']:.0f} |")
     print(f"| floor (GEMMs only) | {floor['epoch_floor_seconds']:.2f} | | {60000 / floor['epoch_floor_seconds']:.0f} |")
+    print(f"| floor, bf16 (GEMMs only) | {floor_bf16['epoch_floor_seconds']:.2f} | | "
+          f"{60000 / floor_bf16['epoch_floor_seconds']:.0f} |")
     print()
     for k, v in report["ratios"].items():
         print(f"{k}: {v:.2f}")

@@ -78,7 +78,7 @@ def train_and_evaluate(args, arms, seeds, epochs, last, data, real, images_dir, 
                 with open(report) as f:
                     rows.setdefault((prog, e), []).append(json.load(f)["metrics"])
                 if seed == seeds[0]:
-                    grid(idx, os.path.join(images_dir, f"{prog}-epoch{e}.png"))
+                    grid(idx, os.path.join(images_dir, f"{args.tag + '-' if args.tag else ''}{prog}-epoch{e}.png"))
             print(f"seed {seed} epoch {e}: " + "; ".join(
                 f"{p} fid {rows[(p, e)][-1]['fid']:.2f}" for p, _ in sets), flush=True)
 
