@@ -1,5 +1,6 @@
 #include "forgery/core/runtime.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <dlfcn.h>
@@ -48,6 +49,15 @@ int physical_cores() {
   int hw = static_cast<int>(std::thread::hardware_concurrency());
   if (cores.empty()) return hw > 0 ? hw : 1;
   return static_cast<int>(cores.size());
+}
+
+void use_deterministic_algorithms() {
+  // cuBLAS reads this when it makes its first handle; a user's own setting wins.
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
+  auto& ctx = at::globalContext();
+  ctx.setDeterministicCuDNN(true);
+  ctx.setBenchmarkCuDNN(false);
+  ctx.setDeterministicAlgorithms(true, false);
 }
 
 int configure_threads(int requested) {

@@ -12,6 +12,11 @@ bool cuda_available();
 // Intra-op threads for LibTorch and OpenBLAS. 0 means one per physical core (LibTorch 1.13
 // would otherwise take half the hardware threads, 2.x all physical cores).
 int configure_threads(int requested);
+
+// Deterministic algorithms only (cuDNN without autotuning, cuBLAS with a fixed workspace):
+// CUDA runs repeat and resume bit for bit. An operation without a deterministic
+// implementation then fails naming itself.
+void use_deterministic_algorithms();
 int physical_cores();
 
 // Thread layers: LibTorch's element-wise work runs on OpenMP threads; OpenBLAS runs its

@@ -27,6 +27,9 @@ std::vector<OptionSpec> common_option_specs() {
       {"precision", OptionType::String, std::string("fp32"),
        "fp32, or bf16: matrix products and convolutions in bfloat16 (autocast; CPUs with AVX512-BF16 or AMX, GPUs), "
        "weights, optimiser state and losses in fp32"},
+      {"deterministic", OptionType::Bool, false,
+       "CUDA: deterministic algorithms only (cuDNN, cuBLAS), so that a run repeats and resumes bit for bit; slower. "
+       "CPU runs are deterministic for a thread count anyway"},
       {"dist_timeout", OptionType::Float, 300.0,
        "data-parallel: seconds a rank waits for the others (rendezvous, each collective) before it stops, naming the "
        "rank that stopped responding"},

@@ -120,6 +120,7 @@ Trainer::Trainer(Config config, fs::path run_dir)
   recipe_ = find_recipe(recipe_name_).make(config_, device_);
   schedule_.policy = config_.get_string("lr_policy");
   precision_ = parse_precision(config_.get_string("precision"));
+  if (config_.get_bool("deterministic")) use_deterministic_algorithms();
   schedule_.n_epochs = config_.get_int("n_epochs");
   schedule_.n_epochs_decay = config_.get_int("n_epochs_decay");
 }

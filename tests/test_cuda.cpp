@@ -1,0 +1,189 @@
+// The suite on a GPU: PyTorch's golden numbers reproduced by CUDA kernels (TF32 off, fp32),
+// exact resume with deterministic algorithms, sampling and translation on the device. Where
+// there is no CUDA device every test skips, saying so.
+#include <torch/torch.h>
+
+#include "forgery/core/fs.h"
+#include "forgery/data/tensor_dataset.h"
+#include "forgery/io/image.h"
+#include "forgery/io/state_dict.h"
+#include "forgery/models/patchgan.h"
+#include "forgery/models/registry.h"
+#include "forgery/models/resnet.h"
+#include "forgery/models/unet.h"
+#include "forgery/train/cyclegan_step.h"
+#include "forgery/train/gan_step.h"
+#include "forgery/train/image_pool.h"
+#include "forgery/train/options.h"
+#include "golden_fixture.h"
+#include "run_fixture.h"
+#include "test_util.h"
+
+namespace forgery {
+namespace {
+
+using test::run_forgery;
+using test::same;
+using test::weights;
+
+const c10::Device kGpu(c10::kCUDA, 0);
+
+class Cuda : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: the GPU tests run on machines with one";
+    // fp32 as PyTorch's reference computed it (TF32 would round the products to 10 bits).
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+  }
+  // cuBLAS and cuDNN sum in other orders than the CPU: 1e-4 relative (PyTorch's own CUDA
+  // against CPU tolerance for fp32 is 1.3e-6 relative per operation; a step chains hundreds).
+  static void expect_close(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+    test::expect_close(got.cpu(), want, what, 1e-4, 1e-6);
+  }
+  test::TempDir tmp_;
+};
+
+TEST_F(Cuda, GanStepMatchesPyTorchsNumbers) {
+  const test::GoldenFile fx("golden_gan_step.pt");
+  Config c = build_config("gan-mnist", {"nz=16", "image_size=7", "width=8", "dropout=0"});
+  GanNetworks nets = find_model("mlp-gan").make_gan(c);
+  load_module_state(*nets.generator, load_state_dict(test::fixture("py_generator_state_dict.pt")), "G");
+  load_module_state(*nets.discriminator, load_state_dict(test::fixture("py_discriminator_state_dict.pt")), "D");
+  nets.generator->to(kGpu);
+  nets.discriminator->to(kGpu);
+  auto& G = *nets.generator;
+  auto& D = *nets.discriminator;
+  torch::optim::Adam opt_g(G.parameters(), torch::optim::AdamOptions(0.0002));
+  torch::optim::Adam opt_d(D.parameters(), torch::optim::AdamOptions(0.0002));
+  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  auto gpu = [&](const char* k) { return fx.get(k).to(kGpu); };
+  auto st = gan_step(G, D, ctx, gpu("real"), {}, {gpu("z_d")}, gpu("z_g"));
+  expect_close(st.loss_d, fx.get("s1.loss_d"), "loss_d");
+  expect_close(st.loss_g, fx.get("s1.loss_g"), "loss_g");
+  for (const auto& p : D.named_parameters()) expect_close(p.value().grad(), fx.get("s1.grad_d." + p.key()), "D grad " + p.key());
+  for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), fx.get("s1.grad_g." + p.key()), "G grad " + p.key());
+  gan_step(G, D, ctx, gpu("real"), {}, {gpu("z_d2")}, gpu("z_g2"));
+  for (const auto& p : D.named_parameters()) expect_close(p.value(), fx.get("s2.after_d." + p.key()), "D step 2 " + p.key());
+  for (const auto& p : G.named_parameters()) expect_close(p.value(), fx.get("s2.after_g." + p.key()), "G step 2 " + p.key());
+}
+
+TEST_F(Cuda, Pix2pixNetworksInEvalModeMatchPyTorchsNumbers) {
+  const test::GoldenFile fx("golden_pix2pix.pt");
+  UnetGenerator G(UnetGeneratorOptions(3, 3).num_downs(6).ngf(1).use_dropout(true));
+  NLayerDiscriminator D(NLayerDiscriminatorOptions(6).ndf(2));
+  load_module_state(*G, load_state_dict(test::fixture("py_pix2pix_G.pt")), "G");
+  load_module_state(*D, adapt_reference_state(*D, load_state_dict(test::fixture("py_pix2pix_D_old.pt"))), "D");
+  G->to(kGpu);
+  D->to(kGpu);
+  G->eval();
+  D->eval();
+  torch::NoGradGuard no_grad;
+  at::Tensor x = normalize_bytes(fx.get("x")).to(kGpu);
+  at::Tensor g = G->forward(x);
+  expect_close(g, fx.get("g_eval"), "U-Net, eval mode");
+  expect_close(D->forward(at::cat({x, fx.get("g_eval").to(kGpu)}, 1)), fx.get("d_eval"), "PatchGAN, eval mode");
+}
+
+TEST_F(Cuda, CycleGanIterationMatchesPyTorchsLossesAndGradients) {
+  const test::GoldenFile fx("golden_cyclegan.pt");
+  auto g = [] { return ResnetGenerator(ResnetGeneratorOptions(3, 3).n_blocks(2).ngf(2)); };
+  auto d = [] { return NLayerDiscriminator(NLayerDiscriminatorOptions(3).ndf(2).norm(NormKind::Instance)); };
+  ResnetGenerator G_A = g(), G_B = g();
+  NLayerDiscriminator D_A = d(), D_B = d();
+  const std::vector<std::pair<std::string, torch::nn::Module*>> all = {
+      {"G_A", G_A.get()}, {"G_B", G_B.get()}, {"D_A", D_A.get()}, {"D_B", D_B.get()}};
+  for (const auto& [name, m] : all) {
+    load_module_state(*m, fx.with_prefix(name + "."), name);
+    m->to(kGpu);
+  }
+  std::vector<at::Tensor> g_params, d_params;
+  for (auto* m : {static_cast<torch::nn::Module*>(G_A.get()), static_cast<torch::nn::Module*>(G_B.get())})
+    for (auto& p : m->parameters()) g_params.push_back(p);
+  for (auto* m : {static_cast<torch::nn::Module*>(D_A.get()), static_cast<torch::nn::Module*>(D_B.get())})
+    for (auto& p : m->parameters()) d_params.push_back(p);
+  torch::optim::Adam opt_g(g_params, torch::optim::AdamOptions(0.0002).betas({0.5, 0.999}));
+  torch::optim::Adam opt_d(d_params, torch::optim::AdamOptions(0.0002).betas({0.5, 0.999}));
+  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  ImagePool pool_a(0), pool_b(0);
+  CycleGanLosses l = cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, normalize_bytes(fx.get("s1.A")).to(kGpu),
+                                   normalize_bytes(fx.get("s1.B")).to(kGpu), pool_a, pool_b, CycleGanWeights{},
+                                   GanLoss::Lsgan);
+  const std::vector<std::pair<std::string, at::Tensor>> losses = {
+      {"D_A", l.D_A}, {"G_A", l.G_A}, {"cycle_A", l.cycle_A}, {"idt_A", l.idt_A},
+      {"D_B", l.D_B}, {"G_B", l.G_B}, {"cycle_B", l.cycle_B}, {"idt_B", l.idt_B}};
+  for (const auto& [k, v] : losses) expect_close(v, fx.get("s1." + k), k);
+  // Weight gradients (a bias before InstanceNorm has a zero gradient up to rounding: skipped).
+  for (const auto& [name, m] : all)
+    for (const auto& p : m->named_parameters()) {
+      const std::string& k = p.key();
+      if (k.size() > 5 && k.compare(k.size() - 5, 5, ".bias") == 0) continue;
+      expect_close(p.value().grad(), fx.get("s1.grad_" + name + "." + k), "grad " + name + " " + k);
+    }
+}
+
+class CudaRun : public Cuda {
+ protected:
+  void SetUp() override {
+    Cuda::SetUp();
+    if (IsSkipped()) return;
+    test::write_fake_mnist(tmp_ / "mnist", 600, 64, false);
+  }
+  std::string gan(const std::string& preset, const std::string& out, int epochs) {
+    return "train " + preset + " --data '" + (tmp_ / "mnist").string() + "' --out '" + (tmp_ / out).string() +
+           "' --epochs " + std::to_string(epochs) + " --device cuda --set progress=off --set deterministic=true";
+  }
+};
+
+TEST_F(CudaRun, DeterministicRunsResumeBitForBit) {
+  for (const std::string preset : {"gan-mnist", "dcgan-mnist"}) {
+    auto a = run_forgery(gan(preset, preset + "-straight", 3), tmp_.path());
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    auto b = run_forgery(gan(preset, preset + "-split", 1), tmp_.path());
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    auto c = run_forgery("resume '" + (tmp_ / (preset + "-split")).string() + "' --epochs 3", tmp_.path());
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    for (const char* net : {"generator", "discriminator"})
+      EXPECT_TRUE(same(weights(tmp_ / (preset + "-straight"), net), weights(tmp_ / (preset + "-split"), net)))
+          << preset << " " << net;
+  }
+}
+
+TEST_F(CudaRun, SamplingOnTheGpuGivesTheCpusImages) {
+  auto r = run_forgery(gan("gan-mnist", "run", 1), tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* dev : {"cpu", "cuda"}) {
+    r = run_forgery("sample '" + (tmp_ / "run").string() + "' --n 16 --seed 3 --out '" + (tmp_ / dev).string() +
+                        ".png' --device " + dev,
+                    tmp_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  Image a = read_png(tmp_ / "cpu.png"), b = read_png(tmp_ / "cuda.png");
+  ASSERT_EQ(a.pixels.size(), b.pixels.size());
+  int worst = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) worst = std::max(worst, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
+  EXPECT_LE(worst, 2) << "8-bit levels apart";  // the same noise, products summed in another order
+}
+
+TEST_F(Cuda, TranslationOnTheGpuGivesTheCpusImages) {
+  test::write_domains(tmp_ / "h2z", 4, 3, 2);
+  auto r = run_forgery("train cyclegan-horse2zebra-128 --data '" + (tmp_ / "h2z").string() +
+                           "' --set ngf=2 --set ndf=2 --set load_size=36 --set crop_size=32 --set progress=off "
+                           "--set visual_count=1 --epochs 1 --device cpu --out '" + (tmp_ / "run").string() + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* dev : {"cpu", "cuda"}) {
+    r = run_forgery("translate '" + (tmp_ / "run").string() + "' --direction AtoB --input '" + (tmp_ / "h2z/testA").string() +
+                        "' --out '" + (tmp_ / dev).string() + "' --device " + dev,
+                    tmp_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  Image a = read_png(tmp_ / "cpu/testA_0.png"), b = read_png(tmp_ / "cuda/testA_0.png");
+  ASSERT_EQ(a.pixels.size(), b.pixels.size());
+  int worst = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) worst = std::max(worst, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
+  EXPECT_LE(worst, 2) << "8-bit levels apart";
+}
+
+}  // namespace
+}  // namespace forgery
