@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,7 +45,7 @@ struct Rank {
 };
 
 Rank start_rank(const fs::path& workdir, const std::string& name, const std::vector<std::string>& args,
-                const std::map<std::string, std::string>& env) {
+                const std::map<std::string, std::string>& env, rlim_t file_size_limit = 0) {
   Rank r;
   r.out = workdir / (name + ".out");
   r.err = workdir / (name + ".err");
@@ -52,6 +53,10 @@ Rank start_rank(const fs::path& workdir, const std::string& name, const std::vec
   r.pid = ::fork();
   if (r.pid == 0) {
     if (::chdir(workdir.c_str()) != 0) ::_exit(120);
+    if (file_size_limit > 0) {
+      struct rlimit lim {file_size_limit, file_size_limit};
+      ::setrlimit(RLIMIT_FSIZE, &lim);
+    }
     int o = ::open(r.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), e = ::open(r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(o, 1);
     ::dup2(e, 2);
@@ -284,6 +289,22 @@ TEST_F(Dist, AStalledRankZeroIsNamedAfterTheTimeout) {
   EXPECT_GE(seconds, 4 - 0.5) << err;
   EXPECT_LT(seconds, 4 + 5) << err;
   EXPECT_NE(err.find("rank 0 stopped responding"), std::string::npos) << err;
+}
+
+TEST_F(Dist, AFailureOnRankZeroIsReportedToTheOthers) {
+  // Rank 0 cannot write its 35 MB checkpoint (a 20 MB file size limit: a full disk); rank 1
+  // stops with rank 0's own message rather than a timeout.
+  std::vector<std::string> a = gan("run", 3, {"--dist-init", "file:" + (tmp_ / "store").string()});
+  Rank r0 = start_rank(tmp_.path(), "rank0", a, {{"RANK", "0"}, {"WORLD_SIZE", "2"}}, 20 << 20);
+  Rank r1 = start_rank(tmp_.path(), "rank1", a, {{"RANK", "1"}, {"WORLD_SIZE", "2"}});
+  finish(r0, 120);
+  finish(r1, 120);
+  EXPECT_EQ(r0.code, 1) << r0.stderr_text();
+  EXPECT_NE(r0.stderr_text().find("last.pt"), std::string::npos) << r0.stderr_text();
+  EXPECT_EQ(r1.code, 1) << r1.stderr_text();
+  EXPECT_NE(r1.stderr_text().find("rank 0 stopped: rank 0: "), std::string::npos) << r1.stderr_text();
+  EXPECT_NE(r1.stderr_text().find("last.pt"), std::string::npos) << r1.stderr_text();
+  EXPECT_LT(r1.seconds - r0.seconds, 5) << "rank 1 waited for a timeout";
 }
 
 TEST_F(Dist, TheLauncherStartsTheRanksAndForwardsAStop) {
