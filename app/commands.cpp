@@ -83,7 +83,8 @@ int maybe_launch(int64_t nproc, const dist::WorldSpec& spec, const Config& confi
     throw UsageError("--nproc " + std::to_string(nproc) + ": option batch_size " + std::to_string(bs) +
                      " (the global batch) does not split into " + std::to_string(nproc) +
                      " equal shares: use a multiple of " + std::to_string(nproc));
-  return dist::run_local_workers(static_cast<int>(nproc), g_argv, config.get_float("dist_timeout") + 15);
+  // A failed rank leaves the others nothing to do: a few seconds to name it, then they stop.
+  return dist::run_local_workers(static_cast<int>(nproc), g_argv, std::min(10.0, config.get_float("dist_timeout") + 5));
 }
 
 World join_world(const dist::WorldSpec& spec, const Config& config) {

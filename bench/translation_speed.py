@@ -33,10 +33,11 @@ PRESETS = {"pix2pix": "pix2pix-facades", "cyclegan": "cyclegan-horse2zebra"}
 SMALL_NET = {"pix2pix": "unet_128", "cyclegan": "resnet_6blocks"}
 
 
-def forgery(model, size, data, out, threads):
+def forgery(model, size, data, out, threads, precision="fp32"):
     preset = PRESETS[model] + ("" if size == 256 else "-128")
     run_quiet([os.path.join(ROOT, "build", "forgery"), "train", preset, "--data", data, "--out", out, "--force",
-         "--epochs", "2", "--threads", str(threads), "--set", "eval_every=0", "--set", "progress=off"])
+         "--epochs", "2", "--threads", str(threads), "--set", "eval_every=0", "--set", "progress=off",
+         "--set", f"precision={precision}"])
     with open(os.path.join(out, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     return rows[-1]["images_per_sec"], threads
@@ -60,6 +61,8 @@ def main():
     ap.add_argument("--sizes", default="128")
     ap.add_argument("--images", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true", help="also Forgery with precision = bf16 (not the same arithmetic)")
+    ap.add_argument("--tag", default="", help="results go to bench/results/MODEL_speed[-TAG].json")
     args = ap.parse_args()
     source = args.data or os.path.join(ROOT, "..", "shared", "datasets",
                                        "facades" if args.model == "pix2pix" else "horse2zebra")
@@ -80,6 +83,8 @@ def main():
                 "python_2_threads_4_workers": lambda: python(args.model, size, data, out, 2, 4),
                 "python_2_threads_no_workers": lambda: python(args.model, size, data, out, 2, 0),
             }
+            if args.bf16:
+                arms["forgery_bf16"] = lambda: forgery(args.model, size, data, out, 2, "bf16")
             r = {k: [] for k in arms}
             threads = {}
             for i in range(args.rounds):
@@ -93,7 +98,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     # Sizes measured in other invocations are kept (each size records its own settings).
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    path = os.path.join(ROOT, "bench", "results", args.model + "_speed.json")
+    path = os.path.join(ROOT, "bench", "results", args.model + "_speed" + (f"-{args.tag}" if args.tag else "") + ".json")
     saved = {}
     if os.path.exists(path):
         with open(path) as f:

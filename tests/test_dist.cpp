@@ -98,6 +98,20 @@ void finish(Rank& r, double limit = 240) {
   }
 }
 
+// The worker of a --nproc launcher with RANK=`rank` (from its environment).
+pid_t worker_of(pid_t launcher, int rank) {
+  std::ifstream children("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+  for (pid_t pid; children >> pid;) {
+    std::ifstream env("/proc/" + std::to_string(pid) + "/environ");
+    // NUL-separated NAME=VALUE entries, one more NUL in front so that every entry has one.
+    std::string all = std::string(1, '\0') +
+                      std::string((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    if (all.find(std::string(1, '\0') + "RANK=" + std::to_string(rank) + std::string(1, '\0')) != std::string::npos)
+      return pid;
+  }
+  return -1;
+}
+
 bool wait_until(const std::function<bool()>& done, double limit) {
   auto t0 = Clock::now();
   while (!done()) {
@@ -334,6 +348,20 @@ TEST_F(Dist, TheLauncherStartsTheRanksAndForwardsAStop) {
   EXPECT_EQ(odd.exit_code, 2);
   EXPECT_NE(odd.err.find("does not split into 3 equal shares"), std::string::npos) << odd.err;
   EXPECT_FALSE(fs::exists(tmp_ / "odd"));
+}
+
+TEST_F(Dist, TheLauncherReportsAKilledWorkerAndTheOthersStop) {
+  Rank launcher = start_rank(tmp_.path(), "launcher", gan("run", 500, {"--nproc", "2"}), {});
+  ASSERT_TRUE(wait_until([&] { return metric_rows(tmp_ / "run") >= 1; }, 120)) << launcher.stderr_text();
+  const pid_t victim = worker_of(launcher.pid, 1);
+  ASSERT_GT(victim, 0);
+  ::kill(victim, SIGKILL);
+  finish(launcher, 60);
+  const std::string err = launcher.stderr_text();
+  EXPECT_EQ(launcher.code, 128 + SIGKILL) << err;
+  EXPECT_NE(err.find("rank 1 (pid " + std::to_string(victim) + ") was killed by signal 9"), std::string::npos) << err;
+  EXPECT_NE(err.find("rank 1 stopped responding"), std::string::npos) << err;  // rank 0's diagnosis
+  EXPECT_LT(launcher.seconds, 120);
 }
 
 #if FORGERY_HAVE_DIST

@@ -139,12 +139,15 @@ int run_local_workers(int nproc, char** argv, double grace_seconds) {
           running[r] = false;
           --alive;
           const int code = exit_code(status);
-          if (code != 0 && first_failure < 0) {
+          // A stop request (130, 143) ends every rank alike; anything else is a failure after
+          // which the others cannot go on.
+          if (code != 0 && code != 130 && code != 143 && first_failure < 0) {
             first_failure = r;
             result = code;
             failed_at = std::chrono::steady_clock::now();
           }
           // Stopped by a request (SIGINT/SIGTERM codes) is not a failure to report.
+          if (code != 0 && result == 0) result = code;
           if (code != 0 && code != 130 && code != 143)
             std::fprintf(stderr, "forgery: rank %d (pid %d) %s\n", r, static_cast<int>(pid), describe(status).c_str());
         }
@@ -158,7 +161,7 @@ int run_local_workers(int nproc, char** argv, double grace_seconds) {
         for (int r = 0; r < nproc; ++r)
           if (running[r]) ::kill(pids[r], SIGTERM);
         terminated = true;
-      } else if (terminated && !killed && since > grace_seconds + 30) {
+      } else if (terminated && !killed && since > grace_seconds + 10) {
         for (int r = 0; r < nproc; ++r)
           if (running[r]) ::kill(pids[r], SIGKILL);
         killed = true;

@@ -3,8 +3,9 @@
 // environment torchrun would give them (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
 // MASTER_ADDR=127.0.0.1, MASTER_PORT: a free port). The launcher forwards SIGINT and SIGTERM
 // to every worker (they stop after the same step and save), reports each worker that fails,
-// stops the rest if they outlive a failure by more than `grace_seconds`, and returns the
-// first failure's exit status (0 when all succeed).
+// stops the rest if they outlive a failure by more than `grace_seconds` (they cannot go on
+// without it; the time lets them name it; SIGKILL 10 s later), and returns the first failure's
+// exit status (0 when all succeed).
 namespace forgery::dist {
 
 // Set in the environment of the workers: a worker never launches workers itself.
