@@ -13,6 +13,7 @@
 #include "forgery/io/plot.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/train/checkpoint.h"
+#include "forgery/train/fused_adam.h"
 #include "forgery/train/trainer.h"
 #include "forgery/train/options.h"
 #include "forgery/io/state_dict.h"
@@ -176,6 +177,35 @@ TEST(Precision, TheCastCacheIsClearedAfterAWeightChange) {
   // (LibTorch 1.13 caches casts on CUDA only, so `stale` is fresh here; 2.x caches on CPU too.)
   (void)stale;
   EXPECT_THROW(parse_precision("fp16"), UsageError);
+}
+
+// The multi-tensor Adam (used on GPUs) is LibTorch's Adam, step for step.
+TEST(Adam, TheMultiTensorFormIsLibTorchsAdam) {
+  torch::manual_seed(3);
+  std::vector<at::Tensor> a, b;
+  for (auto shape : {std::vector<int64_t>{7, 5}, {5}, {3, 2, 4}}) {
+    a.push_back(torch::randn(shape).requires_grad_());
+    b.push_back(a.back().detach().clone().requires_grad_());
+  }
+  auto opts = torch::optim::AdamOptions(2e-3).betas({0.5, 0.999});
+  torch::optim::Adam reference(a, opts), multi(b, opts);
+  for (int step = 0; step < 4; ++step) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      // The second parameter skips step 2: its own step count (and bias correction) lags.
+      if (i == 1 && step == 2) {
+        a[i].mutable_grad().reset();
+        b[i].mutable_grad().reset();
+        continue;
+      }
+      at::Tensor g = torch::randn(a[i].sizes());
+      a[i].mutable_grad() = g.clone();
+      b[i].mutable_grad() = g.clone();
+    }
+    reference.step();
+    adam_step_multi_tensor(multi);
+  }
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-6, 1e-7)) << i << ": " << (a[i] - b[i]).abs().max().item<double>();
 }
 
 TEST_F(Train, Bf16TrainsCloseToFp32KeepsFp32WeightsAndResumesExactly) {
