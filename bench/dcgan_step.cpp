@@ -3,7 +3,7 @@
 // same DCGAN in Python (bench/reference/dcgan.py).
 //
 //   build/bench/dcgan_step [--size 64] [--batch 128] [--steps 30] [--warmup 3] [--threads 2]
-//                          [--classes 0] [--device cpu|cuda] [--channels-last 0|1]
+//                          [--classes 0] [--device cpu|cuda] [--channels-last 0|1] [--precision fp32|bf16]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -11,13 +11,14 @@
 #include <string>
 
 #include "bench_options.h"
+#include "forgery/core/precision.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
 
 int main(int argc, char** argv) {
   int64_t size = 64, batch = 128, steps = 30, warmup = 3, threads = 2, classes = 0, channels_last = 0;
-  std::string device = "cpu";
+  std::string device = "cpu", precision = "fp32";
   if (!forgery::bench::BenchOptions()
            .add("size", &size)
            .add("batch", &batch)
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
            .add("classes", &classes)
            .add("device", &device)
            .add("channels-last", &channels_last)
+           .add("precision", &precision)
            .parse(argc, argv))
     return 2;
   at::set_num_threads(static_cast<int>(threads));
@@ -54,7 +56,9 @@ int main(int argc, char** argv) {
   auto opts = torch::TensorOptions().device(dev);
   auto real = (torch::rand({batch, 1, size, size}, opts) * 2 - 1).contiguous(fmt);
   auto labels = classes > 0 ? torch::randint(0, classes, {batch}, opts.dtype(torch::kLong)) : at::Tensor();
+  const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
   auto step = [&] {
+    forgery::AutocastScope autocast(dev, prec);
     forgery::gan_step(*nets.generator, *nets.discriminator, ctx, real, labels,
                       {torch::randn({batch, 100}, opts)}, torch::randn({batch, 100}, opts));
   };
@@ -67,8 +71,9 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < steps; ++i) step();
   sync();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("{\"program\": \"forgery\", \"size\": %lld, \"batch\": %lld, \"steps\": %lld, \"threads\": %d, "
+  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"size\": %lld, \"batch\": %lld, \"steps\": %lld, \"threads\": %d, "
               "\"seconds\": %.4f, \"images_per_sec\": %.2f}\n",
-              (long long)size, (long long)batch, (long long)steps, at::get_num_threads(), secs, steps * batch / secs);
+              precision.c_str(), (long long)size, (long long)batch, (long long)steps, at::get_num_threads(), secs,
+              steps * batch / secs);
   return 0;
 }

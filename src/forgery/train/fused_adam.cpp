@@ -1,6 +1,7 @@
 #include "forgery/train/fused_adam.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 
 #include <cmath>
 #include <map>
@@ -65,7 +66,7 @@ bool plain_adam(torch::optim::Adam& opt) {
 }
 }  // namespace
 
-void adam_step_multi_tensor(torch::optim::Adam& opt) {
+static void multi_tensor_update(torch::optim::Adam& opt) {
   torch::NoGradGuard no_grad;
   if (!plain_adam(opt)) {
     opt.step();
@@ -105,7 +106,7 @@ void adam_step_multi_tensor(torch::optim::Adam& opt) {
   }
 }
 
-void adam_step(torch::optim::Adam& opt) {
+static void fused_update(torch::optim::Adam& opt) {
   torch::NoGradGuard no_grad;
   bool fused_ok = true;
   for (auto& group : opt.param_groups())
@@ -119,7 +120,7 @@ void adam_step(torch::optim::Adam& opt) {
   }
   if (!fused_ok) {
     // GPUs: a handful of multi-tensor kernels instead of seven per parameter.
-    adam_step_multi_tensor(opt);
+    multi_tensor_update(opt);
     return;
   }
   auto& states = opt.state();
@@ -138,6 +139,17 @@ void adam_step(torch::optim::Adam& opt) {
              static_cast<float>(o.eps()), static_cast<float>(step_size), static_cast<float>(std::sqrt(bc2)));
     }
   }
+}
+
+// The weights changed: autocast's cached bf16 copies of them (precision = "bf16") are stale.
+void adam_step_multi_tensor(torch::optim::Adam& opt) {
+  multi_tensor_update(opt);
+  at::autocast::clear_cache();
+}
+
+void adam_step(torch::optim::Adam& opt) {
+  fused_update(opt);
+  at::autocast::clear_cache();
 }
 
 void clear_grads(torch::optim::Optimizer& opt) {

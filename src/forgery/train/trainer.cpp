@@ -94,9 +94,7 @@ class Trainer::Context : public StepContext {
           if (p.grad().defined()) grads.push_back(p.grad());
       t_.stop_votes_ = t_.group_->average(grads, stop_requested() ? 1 : 0);
     }
-    adam_step(opt);
-    // The weights changed: autocast's bf16 copies of them are stale.
-    if (t_.precision_ != Precision::Fp32) AutocastScope::clear_cast_cache();
+    adam_step(opt);  // which also drops autocast's stale bf16 copies of the weights
   }
   // Noise for the whole global batch from the stream every rank shares, sliced: a world of W
   // trains on exactly the noise of a world of one.
