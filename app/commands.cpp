@@ -87,7 +87,9 @@ int maybe_launch(int64_t nproc, const dist::WorldSpec& spec, const Config& confi
   return dist::run_local_workers(static_cast<int>(nproc), g_argv, std::min(10.0, config.get_float("dist_timeout") + 5));
 }
 
-World join_world(const dist::WorldSpec& spec, const Config& config) {
+World join_world(int64_t nproc, const dist::WorldSpec& spec, const Config& config) {
+  if (nproc > 1 && spec.world_size != nproc)
+    throw UsageError("--nproc " + std::to_string(nproc) + " but WORLD_SIZE is " + std::to_string(spec.world_size));
   World w{spec, nullptr};
   if (spec.distributed()) w.group = dist::Group::create(spec, dist_timeout(config));
   return w;
@@ -143,9 +145,7 @@ int run_train(const TrainArgs& a) {
   for (const auto& f : a.init_from) load_weights_file(f);
   if (spec.rank == 0) check_output_dir(run_dir, a.force);
   if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
-  if (a.nproc > 1 && spec.world_size != a.nproc)
-    throw UsageError("--nproc " + std::to_string(a.nproc) + " but WORLD_SIZE is " + std::to_string(spec.world_size));
-  World world = join_world(spec, config);
+  World world = join_world(a.nproc, spec, config);
   return tell_peers_on_failure(world, [&] {
     int threads = rank_threads(config.get_int("threads"), spec);
     Trainer trainer(config, run_dir);
@@ -179,9 +179,7 @@ int run_resume(const ResumeArgs& a) {
   Config config = ck.config(overrides);
   const dist::WorldSpec spec = dist::read_world(a.dist_init);
   if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
-  if (a.nproc > 1 && spec.world_size != a.nproc)
-    throw UsageError("--nproc " + std::to_string(a.nproc) + " but WORLD_SIZE is " + std::to_string(spec.world_size));
-  World world = join_world(spec, config);
+  World world = join_world(a.nproc, spec, config);
   return tell_peers_on_failure(world, [&] {
     int threads = rank_threads(config.get_int("threads"), spec);
     if (spec.rank == 0) print_run_header(config, a.run_dir, threads);

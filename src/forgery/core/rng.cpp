@@ -17,12 +17,17 @@ static at::Generator generator_for(const std::string& name) {
   return at::globalContext().defaultGenerator(c10::Device(name));
 }
 
-std::map<std::string, at::Tensor> capture_rng_state() {
-  std::map<std::string, at::Tensor> out;
+// The CPU's generator and every CUDA device's.
+static std::vector<std::string> generator_names() {
   std::vector<std::string> names = {"cpu"};
   if (torch::cuda::is_available())
     for (size_t i = 0; i < torch::cuda::device_count(); ++i) names.push_back("cuda:" + std::to_string(i));
-  for (const auto& name : names) {
+  return names;
+}
+
+std::map<std::string, at::Tensor> capture_rng_state() {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& name : generator_names()) {
     auto gen = generator_for(name);
     std::lock_guard<std::mutex> lock(gen.mutex());
     out[name] = gen.get_state();
@@ -54,10 +59,7 @@ uint64_t splitmix64(uint64_t x) {
 
 void seed_rank_streams(uint64_t seed, int rank, int64_t step) {
   const uint64_t s = splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(rank + 1)) ^ static_cast<uint64_t>(step));
-  std::vector<std::string> names = {"cpu"};
-  if (torch::cuda::is_available())
-    for (size_t i = 0; i < torch::cuda::device_count(); ++i) names.push_back("cuda:" + std::to_string(i));
-  for (const auto& name : names) {
+  for (const auto& name : generator_names()) {
     auto gen = generator_for(name);
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(s);

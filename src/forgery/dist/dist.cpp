@@ -145,15 +145,7 @@ class GlooGroup : public Group {
   int local_rank() const override { return spec_.local_rank; }
 
   void broadcast(const std::vector<at::Tensor>& tensors) override {
-    std::map<at::ScalarType, std::vector<at::Tensor>> by_type;
-    for (const auto& t : tensors)
-      if (t.defined() && t.numel() > 0) by_type[t.scalar_type()].push_back(t);
-    for (auto& [_, group] : by_type) {
-      at::Tensor flat = flatten(group);
-      std::vector<at::Tensor> v{flat};
-      run("broadcast", [&] { return pg_->broadcast(v); });
-      unflatten(flat, group);
-    }
+    per_dtype_bucket(tensors, "broadcast", [this](std::vector<at::Tensor>& v) { return pg_->broadcast(v); });
   }
 
   int64_t average(const std::vector<at::Tensor>& tensors, int64_t vote) override {
@@ -172,15 +164,7 @@ class GlooGroup : public Group {
   }
 
   void sum(const std::vector<at::Tensor>& tensors) override {
-    std::map<at::ScalarType, std::vector<at::Tensor>> by_type;
-    for (const auto& t : tensors)
-      if (t.defined() && t.numel() > 0) by_type[t.scalar_type()].push_back(t);
-    for (auto& [_, group] : by_type) {
-      at::Tensor flat = flatten(group);
-      std::vector<at::Tensor> v{flat};
-      run("sum", [&] { return pg_->allreduce(v); });
-      unflatten(flat, group);
-    }
+    per_dtype_bucket(tensors, "sum", [this](std::vector<at::Tensor>& v) { return pg_->allreduce(v); });
   }
 
   std::vector<std::vector<char>> all_gather(const std::vector<char>& data) override {
@@ -400,6 +384,20 @@ class GlooGroup : public Group {
       throw;
     } catch (const std::exception& e) {
       throw Error(diagnose(op, e.what()));
+    }
+  }
+
+  // `collective` on one flattened bucket per dtype of `tensors`, the results copied back.
+  template <class F>
+  void per_dtype_bucket(const std::vector<at::Tensor>& tensors, const char* op, F&& collective) {
+    std::map<at::ScalarType, std::vector<at::Tensor>> by_type;
+    for (const auto& t : tensors)
+      if (t.defined() && t.numel() > 0) by_type[t.scalar_type()].push_back(t);
+    for (auto& [_, group] : by_type) {
+      at::Tensor flat = flatten(group);
+      std::vector<at::Tensor> v{flat};
+      run(op, [&] { return collective(v); });
+      unflatten(flat, group);
     }
   }
 
