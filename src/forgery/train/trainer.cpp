@@ -66,6 +66,20 @@ class KeepTrainingState {
   std::vector<std::pair<at::Tensor, at::Tensor>> buffers_;
 };
 
+// This process's random generator states and the recipe's own state, as checkpoints hold them
+// (for the run, and for each rank of a data-parallel run).
+c10::impl::GenericDict rng_dict() {
+  NamedTensors rng;
+  for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
+  return to_dict(rng);
+}
+
+c10::impl::GenericDict recipe_state_dict(const Recipe& recipe) {
+  auto extra = make_dict();
+  for (const auto& [k, v] : recipe.extra_state()) extra.insert(k, v);
+  return extra;
+}
+
 NamedModules modules_of(const std::vector<NetworkDecl>& all, const std::vector<std::string>& names) {
   NamedModules out;
   for (const auto& n : names) {
@@ -274,12 +288,8 @@ uint64_t hash_parameters(const std::vector<NetworkDecl>& networks) {
 
 void Trainer::gather_rank_states() {
   auto d = make_dict();
-  NamedTensors rng;
-  for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
-  d.insert("rng", to_dict(rng));
-  auto extra = make_dict();
-  for (const auto& [k, v] : recipe_->extra_state()) extra.insert(k, v);
-  d.insert("recipe_state", extra);
+  d.insert("rng", rng_dict());
+  d.insert("recipe_state", recipe_state_dict(*recipe_));
   auto buffers = make_dict();
   for (const auto& n : networks_)
     for (const auto& item : n.module->named_buffers(true))
@@ -786,17 +796,13 @@ void Trainer::save_checkpoint(const fs::path& path) {
   }
   d.insert("optimizers", optimizers);
   d.insert("schedules", schedules);
-  NamedTensors rng;
-  for (const auto& [k, t] : capture_rng_state()) rng.emplace_back(k, t);
-  d.insert("rng", to_dict(rng));
+  d.insert("rng", rng_dict());
   d.insert("world_size", static_cast<int64_t>(world_));
   if (group_) {
     d.insert("ranks", gathered_);
     d.insert("shared_rng", shared_gen_->get_state());
   }
-  auto extra = make_dict();
-  for (const auto& [k, v] : recipe_->extra_state()) extra.insert(k, v);
-  d.insert("recipe_state", extra);
+  d.insert("recipe_state", recipe_state_dict(*recipe_));
   d.insert("best_metric", recipe_->best_metric());
   d.insert("best_value", best_value_);
   d.insert("best_epoch", best_epoch_);
