@@ -10,9 +10,9 @@ wrapping its four state_dicts in a Forgery checkpoint (format 2, the run's own c
 
     /usr/bin/python3 bench/cyclegan_quality.py --epochs 4 --seeds 0,1,2 [--work DIR] [--summarize]
 
---epochs E trains E/2 epochs at the full rate and E/2 of linear decay. Forgery and Python of
-one seed run side by side, each pinned to its own core with one thread; the Python program
-loads its data in the training process. Writes bench/results/cyclegan_quality-s128-eEPOCHS.json
+--epochs E trains the first half of E (rounded up) at the full rate and the rest in linear
+decay. The runs share the two cores as a queue of jobs, each pinned to one core with one thread
+(Python's longer runs first); the Python program loads its data in the training process. Writes bench/results/cyclegan_quality-s128-eEPOCHS.json
 and prints a Markdown table.
 """
 import argparse
@@ -21,11 +21,13 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import add_seed_arguments, finished, run_seeds  # noqa: E402
+from runs import add_seed_arguments, finished  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORGERY = os.path.join(ROOT, "build", "forgery")
@@ -36,35 +38,89 @@ def paths(work, seed):
     return os.path.join(work, f"forgery-s{seed}"), os.path.join(work, f"python-s{seed}")
 
 
-def run_seed(args, seed, work):
+def train_commands(args, seed, work):
     fdir, pdir = paths(work, seed)
     data = os.path.abspath(args.data)
-    half = args.epochs // 2
-    env = {**os.environ, "FORGERY_CACHE": os.path.join(work, "cache")}
-    if not finished(fdir, args.epochs) or not os.path.exists(os.path.join(pdir, "latest_net_G_A.pth")):
-        forgery = [FORGERY, "train", "cyclegan-horse2zebra-128", "--data", data, "--out", fdir, "--force",
-                   "--epochs", str(args.epochs), "--threads", "1", "--set", f"seed={seed}", "--set", f"n_epochs={half}",
-                   "--set", f"n_epochs_decay={args.epochs - half}", "--set", "progress=off"]
-        python = ["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "cyclegan.py"), "train", "--data", data,
-                  "--out", pdir, "--netG", "resnet_6blocks", "--load-size", "143", "--crop-size", "128",
-                  "--n-epochs", str(half), "--n-epochs-decay", str(args.epochs - half), "--seed", str(seed),
-                  "--threads", "1", "--workers", "0"]
-        with open(fdir + ".log", "w") as flog, open(pdir + ".log", "w") as plog:
-            procs = [subprocess.Popen(["taskset", "-c", "0"] + forgery, stdout=flog, stderr=subprocess.STDOUT, env=env),
-                     subprocess.Popen(["taskset", "-c", "1"] + python, stdout=plog, stderr=subprocess.STDOUT)]
-            for p in procs:
-                if p.wait() != 0:
-                    raise SystemExit(f"a training run failed; see the logs in {work}")
-    # The Python program's networks as a Forgery checkpoint, with the Forgery run's config.
+    # The first half of the epochs (rounded up) at the full rate, the rest in linear decay: a
+    # short run is the start of the reference's schedule.
+    full = (args.epochs + 1) // 2
+    forgery = [FORGERY, "train", "cyclegan-horse2zebra-128", "--data", data, "--out", fdir, "--force",
+               "--epochs", str(args.epochs), "--threads", "1", "--set", f"seed={seed}", "--set", f"n_epochs={full}",
+               "--set", f"n_epochs_decay={args.epochs - full}", "--set", "progress=off"]
+    python = ["/usr/bin/python3", os.path.join(ROOT, "bench", "reference", "cyclegan.py"), "train", "--data", data,
+              "--out", pdir, "--netG", "resnet_6blocks", "--load-size", "143", "--crop-size", "128",
+              "--n-epochs", str(full), "--n-epochs-decay", str(args.epochs - full), "--seed", str(seed),
+              "--threads", "1", "--workers", "0"]
+    return forgery, python
+
+
+def python_as_forgery(args, seed, work):
+    """The Python program's networks as a Forgery checkpoint, with the Forgery run's config."""
+    fdir, pdir = paths(work, seed)
     with open(os.path.join(fdir, "config.toml")) as f:
         config = f.read()
     ck = {"format": "forgery-checkpoint", "version": 2, "recipe": "cyclegan", "model": "cyclegan", "config": config,
           "epoch": args.epochs, "global_step": 0, "batch_in_epoch": 0,
           "networks": {n: torch.load(os.path.join(pdir, f"latest_net_{n}.pth")) for n in ("G_A", "G_B", "D_A", "D_B")}}
     torch.save(ck, os.path.join(pdir, "as_forgery.pt"))
-    for target, out in ((fdir, os.path.join(fdir, "eval.json")), (os.path.join(pdir, "as_forgery.pt"), os.path.join(pdir, "eval.json"))):
-        subprocess.run([FORGERY, "eval", target, "--data", data, "--out", out], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
+    return os.path.join(pdir, "as_forgery.pt")
+
+
+def eval_command(args, target, out):
+    return [FORGERY, "eval", target, "--data", os.path.abspath(args.data), "--out", out]
+
+
+def run_all(args, work):
+    """Every seed's two trainings and two evaluations as jobs on two slots, each pinned to its
+    own core with one thread: Python's longer runs start first so that both cores stay busy.
+    A seed's Forgery evaluation waits for its Forgery run (and the config it wrote); the Python
+    evaluation for both runs. What --work already holds is kept."""
+    env = {**os.environ, "FORGERY_CACHE": os.path.join(work, "cache"), "OMP_NUM_THREADS": "1"}
+    jobs = []  # (name, needs, make_command, log)
+    for seed in args.seed_list:
+        fdir, pdir = paths(work, seed)
+        forgery, python = train_commands(args, seed, work)
+        ftrain = not finished(fdir, args.epochs)
+        ptrain = not os.path.exists(os.path.join(pdir, "latest_net_G_A.pth"))
+        if ptrain:
+            jobs.append((f"python-s{seed}", [], lambda c=python: c, pdir + ".log"))
+        if ftrain:
+            jobs.append((f"forgery-s{seed}", [], lambda c=forgery: c, fdir + ".log"))
+        if ftrain or not os.path.exists(os.path.join(fdir, "eval.json")):
+            jobs.append((f"eval-forgery-s{seed}", [f"forgery-s{seed}"],
+                         lambda f=fdir: eval_command(args, f, os.path.join(f, "eval.json")), fdir + "-eval.log"))
+        if ptrain or ftrain or not os.path.exists(os.path.join(pdir, "eval.json")):
+            jobs.append((f"eval-python-s{seed}", [f"forgery-s{seed}", f"python-s{seed}"],
+                         lambda s=seed, p=pdir: eval_command(args, python_as_forgery(args, s, work),
+                                                             os.path.join(p, "eval.json")), pdir + "-eval.log"))
+    names = {j[0] for j in jobs}
+    done, running, slots = set(), {}, [0, 1]
+    while jobs or running:
+        for name, (proc, slot, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                if proc.returncode != 0:
+                    for p, _, _ in running.values():
+                        p.terminate()
+                    raise SystemExit(f"{name} failed ({proc.returncode}); see its log in {work}")
+                print(f"{time.strftime('%H:%M:%S')} {name} finished", flush=True)
+                done.add(name)
+                slots.append(slot)
+                del running[name]
+                if name.startswith("eval-python"):
+                    summarize(args, work)
+        while slots:
+            ready = [j for j in jobs if all(n in done or n not in names for n in j[1])]
+            if not ready:
+                break
+            name, _, make, logname = ready[0]
+            jobs.remove(ready[0])
+            slot = slots.pop(0)
+            log = open(logname, "w")
+            proc = subprocess.Popen(["taskset", "-c", str(slot)] + make(), stdout=log, stderr=subprocess.STDOUT, env=env)
+            print(f"{time.strftime('%H:%M:%S')} {name} started on core {slot}", flush=True)
+            running[name] = (proc, slot, log)
+        time.sleep(2)
 
 
 def summarize(args, work):
@@ -102,7 +158,12 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "horse2zebra"))
     add_seed_arguments(ap, epochs=4)
     args = ap.parse_args()
-    run_seeds(args, "cyclegan-quality-", run_seed, summarize)
+    args.seed_list = [int(x) for x in args.seeds.split(",")]
+    work = args.work or tempfile.mkdtemp(prefix="cyclegan-quality-")
+    os.makedirs(work, exist_ok=True)
+    if not args.summarize:
+        run_all(args, work)
+    summarize(args, work)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 // End to end: the gan-mnist preset on small generated MNIST-format data.
 #include <torch/torch.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
+#include "forgery/core/background.h"
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/precision.h"
@@ -260,6 +264,91 @@ TEST_F(Train, ResumeAtAnEpochBoundaryIsExact) {
   mb.load();
   EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
   EXPECT_EQ(mb.rows().size(), 2u);
+}
+
+TEST(BackgroundWriter, RunsJobsInOrderOneAtATimeAndReportsAFailureOnce) {
+  std::vector<int> done;
+  std::atomic<bool> release{false};
+  {
+    BackgroundWriter w;
+    w.post([&] {
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      done.push_back(1);
+    });
+    // post() waits for the job in progress: the second job is taken only after the first ended.
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      release = true;
+    });
+    w.post([&] { done.push_back(2); });
+    releaser.join();
+    w.wait();
+    EXPECT_EQ(done, (std::vector<int>{1, 2}));
+    w.post([] { throw Error("cannot write last.pt: File too large"); });
+    std::string msg = test::error_message([&] { w.wait(); });
+    EXPECT_NE(msg.find("last.pt: File too large"), std::string::npos) << msg;
+    // No job runs after a failed one; every later call reports the failure.
+    msg = test::error_message([&] { w.post([&] { done.push_back(3); }); });
+    EXPECT_NE(msg.find("File too large"), std::string::npos) << msg;
+    EXPECT_EQ(done.size(), 2u);
+  }
+  // The destructor waits for the job in progress.
+  std::atomic<int> finished{0};
+  {
+    BackgroundWriter w;
+    w.post([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      finished = 1;
+    });
+  }
+  EXPECT_EQ(finished, 1);
+}
+
+TEST_F(Train, BackgroundWritesHoldTheEpochsStateWhileTheNextEpochTrains) {
+  // The writer of epoch 1's files is held until epoch 2 has made two steps (the weights and
+  // Adam's moments have moved): what it writes must still be the end of epoch 1, as the
+  // synchronous writes have it, and the run's files must be the same.
+  auto sets = [](bool async) {
+    return std::vector<std::string>{"checkpoint_every=1", std::string("async_writes=") + (async ? "true" : "false")};
+  };
+  fs::path sync = run("sync", config(2, sets(false)));
+  fs::path dir = tmp_ / "async";
+  prepare_output_dir(dir, false);
+  std::atomic<int64_t> step{0};
+  std::atomic<bool> held{false};
+  {
+    Trainer t(config(2, sets(true)), dir);
+    t.start_new();
+    t.after_step = [&](int64_t s) { step = s; };
+    t.before_background_write = [&](int64_t epoch) {
+      if (epoch != 1) return;
+      while (step < 4) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      held = true;
+    };
+    EXPECT_EQ(t.train(), 0);
+  }
+  EXPECT_TRUE(held);
+  for (int e = 1; e <= 2; ++e) {
+    const std::string name = e == 1 ? "checkpoints/epoch_0001.pt" : "checkpoints/epoch_0002.pt";
+    auto a = Checkpoint::read(sync / name), b = Checkpoint::read(dir / name);
+    EXPECT_EQ(b.get_int("epoch"), e);
+    for (const char* net : {"G", "D"}) {
+      SCOPED_TRACE(name + " " + net);
+      expect_same(a.get_tensors("optimizers", net), b.get_tensors("optimizers", net));
+    }
+    expect_same(a.get_tensors("networks", "generator"), b.get_tensors("networks", "generator"));
+    expect_same(a.get_tensors("networks", "discriminator"), b.get_tensors("networks", "discriminator"));
+    expect_same(a.get_tensors("rng"), b.get_tensors("rng"));
+  }
+  for (const char* f : {"weights/generator.pt", "weights/discriminator.pt", "samples/epoch_0001.png",
+                        "samples/epoch_0002.png", "progress.gif"})
+    EXPECT_EQ(test::read_bytes(sync / f), test::read_bytes(dir / f)) << f;
+  MetricsLog ma(sync), mb(dir);
+  ma.load();
+  mb.load();
+  EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
+  EXPECT_TRUE(fs::exists(dir / "report.html"));
+  EXPECT_TRUE(fs::exists(dir / "losses.png") || !plot_supported());
 }
 
 TEST_F(Train, StopMidEpochSavesAndResumesExactly) {

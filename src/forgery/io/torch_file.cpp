@@ -384,6 +384,39 @@ at::Tensor standalone_cpu(const at::Tensor& t) {
   return whole ? c : c.clone();
 }
 
+c10::IValue owned_copy(const c10::IValue& value) {
+  if (value.isTensor()) {
+    const at::Tensor& t = value.toTensor();
+    if (!t.defined()) return value;
+    return t.detach().to(at::kCPU, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous);
+  }
+  if (value.isGenericDict()) {
+    const auto d = value.toGenericDict();
+    c10::impl::GenericDict out(d.keyType(), d.valueType());
+    out.reserve(d.size());
+    for (const auto& entry : d) out.insert(entry.key(), owned_copy(entry.value()));
+    return out;
+  }
+  if (value.isTensorList()) {
+    c10::List<at::Tensor> out;
+    for (const at::Tensor& t : value.toTensorVector()) out.push_back(owned_copy(t).toTensor());
+    return out;
+  }
+  if (value.isList()) {
+    const auto l = value.toList();
+    c10::impl::GenericList out(l.elementType());
+    out.reserve(l.size());
+    for (const c10::IValue& v : l) out.push_back(owned_copy(v));
+    return out;
+  }
+  if (value.isTuple()) {
+    std::vector<c10::IValue> items;
+    for (const auto& v : value.toTupleRef().elements()) items.push_back(owned_copy(v));
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+  return value;  // numbers, strings, None: immutable
+}
+
 NamedTensors tensors_of(const c10::IValue& value, const std::string& what) {
   if (!value.isGenericDict()) throw Error(what + " does not hold a dict of tensors");
   NamedTensors out;

@@ -26,6 +26,11 @@ void save_torch_file(const std::filesystem::path& path, const c10::IValue& value
 // be written right away.
 at::Tensor standalone_cpu(const at::Tensor& t);
 
+// A copy of `value` (dicts, lists, numbers, strings, tensors) whose tensors are fresh contiguous
+// CPU copies owning their storage: written later, on another thread, while the originals keep
+// changing.
+c10::IValue owned_copy(const c10::IValue& value);
+
 // A state_dict: name -> tensor, as Python's load_state_dict expects.
 void save_state_dict(const std::filesystem::path& path, const NamedTensors& tensors);
 NamedTensors load_state_dict(const std::filesystem::path& path);

@@ -33,6 +33,10 @@ std::vector<OptionSpec> common_option_specs() {
       {"dist_timeout", OptionType::Float, 300.0,
        "data-parallel: seconds a rank waits for the others (rendezvous, each collective) before it stops, naming the "
        "rank that stopped responding"},
+      {"async_writes", OptionType::Bool, true,
+       "write each epoch's files (picture, plots, checkpoint, weights, report) on a background thread while the next "
+       "epoch trains, from a copy of the state (one epoch in flight: memory for one more copy of the checkpoint); "
+       "false: write them before training goes on"},
       {"checkpoint_every", OptionType::Int, int64_t{0},
        "also keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)"},
       {"eval_every", OptionType::Int, int64_t{0},

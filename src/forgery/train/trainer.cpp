@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <set>
 
+#include "forgery/core/background.h"
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/precision.h"
@@ -503,10 +504,16 @@ std::string Trainer::running_status() const {
   return s;
 }
 
-void Trainer::write_run_report() {
+ReportInfo Trainer::report_info() const {
   ReportInfo info;
   for (const auto& l : losses_) info.losses.push_back({l.name, l.label, l.plot});
   info.best_metric = recipe_->best_metric();
+  return info;
+}
+
+void Trainer::write_run_report() { write_run_report(report_info()); }
+
+void Trainer::write_run_report(const ReportInfo& info) {
   try {
     write_report(run_dir_, info);
   } catch (const Error& e) {
@@ -558,6 +565,8 @@ int Trainer::train() {
     leave_group();
     return 0;
   }
+  // Rank 0 writes each epoch's files on a background thread while the next epoch trains.
+  if (writer() && config_.get_bool("async_writes")) background_ = std::make_unique<BackgroundWriter>();
   Context ctx(*this);
   while (epoch_ < epochs) {
     if (!in_epoch_) begin_epoch();
@@ -588,6 +597,7 @@ int Trainer::train() {
       if (stop && batch_ < nb) {
         bar.finish();
         seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (background_) background_->wait();  // the last epoch's files first, then this one
         save_last_checkpoint();
         if (writer()) {
           write_weights();
@@ -606,6 +616,7 @@ int Trainer::train() {
     double seconds = seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     end_epoch(seconds);
     if ((group_ ? stop_votes_ > 0 : stop_requested()) && epoch_ < epochs) {
+      if (background_) background_->wait();
       if (writer())
         std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
                      (long long)epoch_, run_dir_.c_str());
@@ -614,6 +625,7 @@ int Trainer::train() {
     }
   }
   if (writer()) {
+    if (background_) background_->wait();
     write_final_artifacts();
     write_run_report();
   }
@@ -681,56 +693,79 @@ void Trainer::end_epoch(double seconds) {
   }
   bool improved = false;
   if (writer()) {
+    // The previous epoch's files are written (and metrics_ is this thread's again).
+    if (background_) background_->wait();
     std::printf("epoch %lld/%lld%s  %.1f s  %.1f img/s\n", (long long)epoch_, (long long)config_.get_int("epochs"),
                 line.c_str(), seconds, ips);
     std::fflush(stdout);
     const int64_t eval_every = config_.get_int("eval_every");
     if (eval_every > 0 && (epoch_ % eval_every == 0 || epoch_ == config_.get_int("epochs"))) evaluate(row, &improved);
     metrics_.append(std::move(row));
-    metrics_.save();
   }
   // The rate of the next epoch, stepped at the end of this one (as the reference does).
   const double before = lr_.empty() ? 0 : lr_.begin()->second;
   set_learning_rates();
   if (writer() && schedule_.policy != "constant" && !lr_.empty() && lr_.begin()->second != before)
     std::printf("  learning rate %.7f -> %.7f\n", before, lr_.begin()->second);
-  if (writer()) write_epoch_artifacts();
+  std::optional<Image> picture;
+  if (writer()) picture = epoch_picture();
   // The other ranks wait (without a collective's timeout) while rank 0 evaluates and draws.
   sync_with_writer("epoch/" + std::to_string(global_step_) + "/artifacts");
-  save_last_checkpoint();
+  std::optional<c10::impl::GenericDict> checkpoint = checkpoint_dict();
   if (!writer()) {
     sync_with_writer("epoch/" + std::to_string(global_step_) + "/saved");
     return;
   }
-  // The same state under other names: links, not second writes of a large file.
-  const fs::path last = run_dir_ / "checkpoints" / "last.pt";
-  if (improved) atomic_link_or_copy(last, run_dir_ / "checkpoints" / "best.pt");
-  const int64_t every = config_.get_int("checkpoint_every");
-  if (every > 0 && epoch_ % every == 0) atomic_link_or_copy(last, run_dir_ / "checkpoints" / epoch_file("epoch_", epoch_, ".pt"));
-  write_weights();
-  write_run_report();
+  // The files of the epoch, in this order (what resume relies on): metrics, picture and loss
+  // plot, last.pt, its other names (links, not second writes of a large file), the weights,
+  // the report. On the background thread they are written from copies while the next epoch
+  // trains.
+  const bool numbered = config_.get_int("checkpoint_every") > 0 && epoch_ % config_.get_int("checkpoint_every") == 0;
+  c10::impl::GenericDict state = *checkpoint;
+  if (background_) state = owned_copy(state).toGenericDict();
+  auto write = [this, picture = std::move(picture), state = std::move(state), improved, numbered,
+                epoch = epoch_, info = report_info()]() {
+    if (before_background_write) before_background_write(epoch);
+    metrics_.save();
+    if (picture) write_png(run_dir_ / "samples" / epoch_file("epoch_", epoch, ".png"), *picture);
+    write_loss_plot();
+    const fs::path last = run_dir_ / "checkpoints" / "last.pt";
+    save_torch_file(last, state);
+    if (improved) atomic_link_or_copy(last, run_dir_ / "checkpoints" / "best.pt");
+    if (numbered) atomic_link_or_copy(last, run_dir_ / "checkpoints" / epoch_file("epoch_", epoch, ".pt"));
+    const auto networks = state.at("networks").toGenericDict();
+    for (const auto& n : networks_)
+      save_state_dict(run_dir_ / "weights" / (n.name + ".pt"),
+                      tensors_of(networks.at(n.name), "the checkpoint's network " + n.name));
+    write_run_report(info);
+  };
+  if (background_)
+    background_->post(std::move(write));
+  else
+    write();
   sync_with_writer("epoch/" + std::to_string(global_step_) + "/saved");
 }
 
-void Trainer::write_epoch_artifacts() {
+std::optional<Image> Trainer::epoch_picture() {
   std::optional<Visual> visual;
   {
     KeepTrainingState keep(networks_);
     visual = recipe_->visuals();
   }
-  if (visual && png_supported())
-    write_png(run_dir_ / "samples" / epoch_file("epoch_", epoch_, ".png"),
-              make_grid(visual->images, visual->nrow, visual->padding));
-  if (plot_supported()) {
-    PlotSpec plot;
-    plot.title = "Losses";
-    plot.x_label = "epoch";
-    plot.y_label = "mean loss";
-    auto x = metrics_.column("epoch");
-    for (const auto& l : losses_)
-      if (l.plot) plot.series.push_back({l.label, x, metrics_.column(l.name)});
-    write_line_plot(plot, run_dir_ / "losses.png", run_dir_ / "losses.svg");
-  }
+  if (!visual || !png_supported()) return std::nullopt;
+  return make_grid(visual->images, visual->nrow, visual->padding);
+}
+
+void Trainer::write_loss_plot() {
+  if (!plot_supported()) return;
+  PlotSpec plot;
+  plot.title = "Losses";
+  plot.x_label = "epoch";
+  plot.y_label = "mean loss";
+  auto x = metrics_.column("epoch");
+  for (const auto& l : losses_)
+    if (l.plot) plot.series.push_back({l.label, x, metrics_.column(l.name)});
+  write_line_plot(plot, run_dir_ / "losses.png", run_dir_ / "losses.svg");
 }
 
 void Trainer::write_final_artifacts() {
@@ -766,12 +801,17 @@ void Trainer::write_weights() {
 void Trainer::save_last_checkpoint() { save_checkpoint(run_dir_ / "checkpoints" / "last.pt"); }
 
 void Trainer::save_checkpoint(const fs::path& path) {
+  auto d = checkpoint_dict();
+  if (d) save_torch_file(path, *d);
+}
+
+std::optional<c10::impl::GenericDict> Trainer::checkpoint_dict() {
   // Collectives first, on every rank alike: the ranks' states and the epoch's global sums.
   std::map<std::string, at::Tensor> sums;
   const bool mid_epoch = in_epoch_ && batch_ > 0;
   if (group_) gather_rank_states();
   if (mid_epoch) sums = global_loss_sums();
-  if (!writer()) return;
+  if (!writer()) return std::nullopt;
   auto d = make_dict();
   d.insert("format", std::string(kCheckpointFormat));
   d.insert("version", kCheckpointVersion);
@@ -819,7 +859,7 @@ void Trainer::save_checkpoint(const fs::path& path) {
     es.insert("seconds", seconds_before_);
     d.insert("epoch_state", es);
   }
-  save_torch_file(path, d);
+  return d;
 }
 
 }  // namespace forgery

@@ -17,12 +17,15 @@
 #include "forgery/core/config.h"
 #include "forgery/core/precision.h"
 #include "forgery/dist/dist.h"
+#include "forgery/io/image.h"
 #include "forgery/io/metrics.h"
 #include "forgery/train/recipe.h"
+#include "forgery/train/report.h"
 #include "forgery/train/schedule.h"
 
 namespace forgery {
 
+class BackgroundWriter;
 class Checkpoint;
 
 class Trainer {
@@ -56,6 +59,9 @@ class Trainer {
 
   // Called after every optimisation step with the global step number (tests).
   std::function<void(int64_t)> after_step;
+  // Called first in the writing of an epoch's files, with the epoch (tests): on the background
+  // thread with async_writes.
+  std::function<void(int64_t)> before_background_write;
 
   Recipe& recipe() { return *recipe_; }
   const std::string& recipe_name() const { return recipe_name_; }
@@ -73,11 +79,17 @@ class Trainer {
   void begin_epoch();
   void end_epoch(double seconds);
   void set_learning_rates();
-  void write_epoch_artifacts();
+  // The epoch's picture from the recipe's visuals (on this thread: it runs the networks).
+  std::optional<Image> epoch_picture();
+  void write_loss_plot();
   void write_final_artifacts();
   void write_weights();
   void finish_interrupted_epoch_end();
+  ReportInfo report_info() const;
   void write_run_report();
+  void write_run_report(const ReportInfo& info);
+  // The checkpoint's contents (live tensors) on rank 0, nothing on the others; a collective.
+  std::optional<c10::impl::GenericDict> checkpoint_dict();
   void save_last_checkpoint();
   int64_t batches_per_epoch() const;
   // The examples of batch `b` this rank trains on; `global` gets the batch's size on all ranks.
@@ -130,10 +142,12 @@ class Trainer {
   // world of W draws the same numbers as a world of one); the default generators are the
   // rank's own (dropout, augmentation, image pools).
   std::optional<at::Generator> shared_gen_;
-  int64_t stop_votes_ = 0;
-  double collective_before_ = 0;  // the group's collective seconds when the epoch began  // ranks asking to stop, agreed in the last gradient all-reduce
+  int64_t stop_votes_ = 0;  // ranks asking to stop, agreed in the last gradient all-reduce
+  double collective_before_ = 0;  // the group's collective seconds when the epoch began
   c10::IValue gathered_;    // rank 0: every rank's state, from gather_rank_states()
-  std::map<std::string, at::Tensor> saved_sums_;  // the global sums a mid-epoch checkpoint holds
+  // Rank 0 with async_writes: the thread that writes each epoch's files (last, so that it is
+  // destroyed first: its job in progress uses the members above).
+  std::unique_ptr<BackgroundWriter> background_;
 };
 
 }  // namespace forgery
