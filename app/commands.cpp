@@ -91,7 +91,12 @@ World join_world(int64_t nproc, const dist::WorldSpec& spec, const Config& confi
   if (nproc > 1 && spec.world_size != nproc)
     throw UsageError("--nproc " + std::to_string(nproc) + " but WORLD_SIZE is " + std::to_string(spec.world_size));
   World w{spec, nullptr};
-  if (spec.distributed()) w.group = dist::Group::create(spec, dist_timeout(config));
+  if (spec.distributed()) {
+    const bool cuda = select_device(config.get_string("device")).is_cuda();
+    const std::string backend = dist::resolve_backend(config.get_string("dist_backend"), cuda, spec.local_world_size,
+                                                      cuda ? cuda_device_count() : 0);
+    w.group = dist::Group::create(spec, dist_timeout(config), backend);
+  }
   return w;
 }
 

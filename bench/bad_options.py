@@ -53,6 +53,8 @@ def main():
         ("train gan-mnist --nproc 0", "--nproc 0"),
         ("train gan-mnist --dist-init tcp://h:1", "an unknown rendezvous method"),
         ("train gan-mnist --set dist_timeout=0", "a timeout of zero"),
+        ("train gan-mnist --set dist_backend=mpi", "an unknown data-parallel backend"),
+        (f"train gan-mnist --data {mnist} --device cpu --nproc 2 --set dist_backend=nccl", "NCCL for a CPU run"),
         (f"train gan-mnist --data {mnist} --dist-init file:{work}/rdzv", "--dist-init without RANK and WORLD_SIZE"),
         (f"train {work}/missing.toml", "a config file that does not exist"),
         ("resume /nonexistent/run", "resume of a folder that does not exist"),

@@ -16,7 +16,9 @@
 #include <map>
 #include <thread>
 
+#include "forgery/core/runtime.h"
 #include "forgery/dist/dist.h"
+#include "forgery/dist/nccl.h"
 #include "forgery/features.h"
 #include "forgery/io/metrics.h"
 #include "forgery/train/checkpoint.h"
@@ -202,6 +204,49 @@ TEST(DistWorld, ReadsTorchrunsEnvironmentAndNamesWhatIsWrong) {
   fails("", {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}, "MASTER_PORT='70000'");
   fails("tcp://h:1", {}, "--dist-init 'tcp://h:1'");
   fails("file:/tmp/x", {}, "RANK and WORLD_SIZE must be set");
+}
+
+TEST(DistBackend, NcclWhereItCanCarryTheGradientsGlooElseAndAClearErrorWhenAskedInVain) {
+  // CPU runs and plain Gloo never use NCCL.
+  EXPECT_EQ(dist::resolve_backend("auto", /*cuda=*/false, 2, 0), "gloo");
+  EXPECT_EQ(dist::resolve_backend("gloo", /*cuda=*/true, 2, 2), "gloo");
+  // auto: NCCL on CUDA only where built and every rank here has its own GPU.
+  EXPECT_EQ(dist::resolve_backend("auto", true, 2, 2), dist::nccl_built() ? "nccl" : "gloo");
+  EXPECT_EQ(dist::resolve_backend("auto", true, 2, 1), "gloo");
+  auto msg = test::error_message([] { dist::resolve_backend("nccl", false, 2, 0); });
+  EXPECT_NE(msg.find("option dist_backend nccl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("CPU"), std::string::npos) << msg;
+  msg = test::error_message([] { dist::resolve_backend("nccl", true, 2, 1); });
+  EXPECT_NE(msg.find("option dist_backend nccl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(dist::nccl_built() ? "share 1 GPU" : "no NCCL"), std::string::npos) << msg;
+  msg = test::error_message([] { dist::resolve_backend("mpi", true, 1, 1); });
+  EXPECT_NE(msg.find("dist_backend 'mpi'"), std::string::npos) << msg;
+  if (dist::nccl_built()) EXPECT_EQ(dist::resolve_backend("nccl", true, 2, 2), "nccl");
+}
+
+TEST(DistNccl, OneRankCarriesCudaBucketsOnTheDeviceWithTheStopVote) {
+  // What a one-GPU machine can check of the NCCL path: a group of one rank whose CUDA buckets
+  // go through NCCL (set-up through the store, the collectives, the vote read back).
+  if (!dist::nccl_built()) GTEST_SKIP() << "this build has no NCCL (needs a CUDA LibTorch and nccl.h)";
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  TempDir tmp;
+  dist::WorldSpec spec;
+  spec.method = "file";
+  spec.file_path = (tmp / "rendezvous").string();
+  auto group = dist::Group::create(spec, std::chrono::seconds(60), "nccl");
+  const auto cuda = at::TensorOptions().device(at::kCUDA);
+  at::Tensor a = at::randn({1000}, cuda), b = at::randn({3, 7}, cuda), c = at::arange(5, cuda.dtype(at::kLong));
+  const at::Tensor a0 = a.clone(), b0 = b.clone(), c0 = c.clone();
+  EXPECT_EQ(group->average({a, b}, 1), 1);
+  EXPECT_TRUE(a.is_cuda());
+  EXPECT_TRUE(at::equal(a, a0));
+  EXPECT_TRUE(at::equal(b, b0));
+  group->broadcast({a, c});
+  group->sum({b, c});
+  EXPECT_TRUE(at::equal(c, c0));
+  EXPECT_TRUE(at::equal(b, b0));
+  EXPECT_GT(group->collective_seconds(), 0.0);
+  group->barrier();
 }
 
 TEST_F(Dist, TwoRanksOnHalfBatchesTrainAsOneRankOnTheWholeBatch) {

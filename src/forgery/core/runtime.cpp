@@ -16,6 +16,7 @@
 namespace forgery {
 
 bool cuda_available() { return torch::cuda::is_available(); }
+int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
 
 c10::Device select_device(const std::string& spec) {
   if (spec == "auto") return cuda_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);

@@ -8,6 +8,7 @@ namespace forgery {
 // "auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"; errors name the option.
 c10::Device select_device(const std::string& spec);
 bool cuda_available();
+int cuda_device_count();
 
 // Intra-op threads for LibTorch and OpenBLAS. 0 means one per physical core (LibTorch 1.13
 // would otherwise take half the hardware threads, 2.x all physical cores).

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "forgery/core/error.h"
+#include "forgery/dist/nccl.h"
 #include "forgery/features.h"
 
 #if FORGERY_HAVE_DIST
@@ -27,6 +28,29 @@
 namespace forgery::dist {
 
 bool available() { return FORGERY_HAVE_DIST != 0; }
+
+#if !FORGERY_HAVE_NCCL
+bool nccl_built() { return false; }
+
+std::unique_ptr<DeviceComm> make_nccl_comm(const c10::intrusive_ptr<c10d::Store>&, int, int, std::chrono::milliseconds) {
+  throw Error("this build of Forgery has no NCCL");
+}
+#endif
+
+std::string resolve_backend(const std::string& option, bool cuda, int local_ranks, int gpus) {
+  if (option == "gloo") return "gloo";
+  const bool own_gpus = local_ranks <= gpus;
+  if (option == "auto") return cuda && nccl_built() && own_gpus ? "nccl" : "gloo";
+  if (option != "nccl") throw UsageError("option dist_backend '" + option + "': expected auto, gloo or nccl");
+  if (!cuda) throw UsageError("option dist_backend nccl: NCCL carries CUDA tensors, and this run's device is the CPU");
+  if (!nccl_built())
+    throw Error("option dist_backend nccl: this build of Forgery has no NCCL (configure found no nccl.h or no CUDA "
+                "LibTorch; scripts/gpu-build looks in the nvidia-nccl wheel); use dist_backend gloo");
+  if (!own_gpus)
+    throw UsageError("option dist_backend nccl: NCCL needs a GPU per rank, and " + std::to_string(local_ranks) +
+                     " ranks on this machine share " + std::to_string(gpus) + " GPU(s); use dist_backend gloo");
+  return "nccl";
+}
 
 namespace {
 
@@ -112,7 +136,8 @@ std::string beat_key(int rank) { return "forgery/beat/" + std::to_string(rank); 
 // Keys of the world's ranks: their world size as they see it, their heartbeat, a failure.
 class GlooGroup : public Group {
  public:
-  GlooGroup(const WorldSpec& spec, std::chrono::milliseconds timeout) : spec_(spec), timeout_(timeout) {
+  GlooGroup(const WorldSpec& spec, std::chrono::milliseconds timeout, const std::string& backend)
+      : spec_(spec), timeout_(timeout) {
     store_ = make_store(/*server=*/spec.rank == 0 && !spec.agent_store && spec.method == "env");
     int64_t joined = 0;
     try {
@@ -132,6 +157,11 @@ class GlooGroup : public Group {
       opts->devices.push_back(make_device());
       opts->threads = 2;
       pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, spec.rank, spec.world_size, opts);
+      // NCCL's communicator is set up at its first collective (through the same store).
+      if (backend == "nccl") nccl_ = make_nccl_comm(store_, spec.rank, spec.world_size, timeout_);
+    } catch (const Error&) {
+      stop_heartbeat();
+      throw;
     } catch (const std::exception& e) {
       stop_heartbeat();
       throw Error(diagnose_start(e.what()));
@@ -145,7 +175,7 @@ class GlooGroup : public Group {
   int local_rank() const override { return spec_.local_rank; }
 
   void broadcast(const std::vector<at::Tensor>& tensors) override {
-    per_dtype_bucket(tensors, "broadcast", [this](std::vector<at::Tensor>& v) { return pg_->broadcast(v); });
+    per_dtype_bucket(tensors, "broadcast", /*sum=*/false);
   }
 
   int64_t average(const std::vector<at::Tensor>& tensors, int64_t vote) override {
@@ -153,19 +183,17 @@ class GlooGroup : public Group {
     for (const auto& t : tensors)
       if (t.defined() && t.numel() > 0) group.push_back(t);
     // The vote as one more float (exact for small integers), so one collective carries both.
-    at::Tensor flat = flatten(group, 1);
+    const bool device = on_device(group);
+    at::Tensor flat = flatten(group, 1, device);
     flat[flat.numel() - 1].fill_(static_cast<double>(vote));
-    std::vector<at::Tensor> v{flat};
-    run("gradient all-reduce", [&] { return pg_->allreduce(v); });
+    all_reduce(flat, device, "gradient all-reduce");
     const int64_t votes = static_cast<int64_t>(flat[flat.numel() - 1].item<double>() + 0.5);
     flat.narrow(0, 0, flat.numel() - 1).div_(static_cast<double>(spec_.world_size));
     unflatten(flat, group);
     return votes;
   }
 
-  void sum(const std::vector<at::Tensor>& tensors) override {
-    per_dtype_bucket(tensors, "sum", [this](std::vector<at::Tensor>& v) { return pg_->allreduce(v); });
-  }
+  void sum(const std::vector<at::Tensor>& tensors) override { per_dtype_bucket(tensors, "sum", /*sum=*/true); }
 
   std::vector<std::vector<char>> all_gather(const std::vector<char>& data) override {
     const int w = spec_.world_size;
@@ -373,12 +401,12 @@ class GlooGroup : public Group {
 
   double collective_seconds() const override { return seconds_; }
 
+  // `body` timed as collective time; a failure is diagnosed (which rank stopped).
   template <class F>
-  void run(const char* op, F&& start) {
+  void timed(const std::string& op, F&& body) {
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      auto work = start();
-      work->wait();
+      body();
       seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     } catch (const Error&) {
       throw;
@@ -387,22 +415,44 @@ class GlooGroup : public Group {
     }
   }
 
-  // `collective` on one flattened bucket per dtype of `tensors`, the results copied back.
   template <class F>
-  void per_dtype_bucket(const std::vector<at::Tensor>& tensors, const char* op, F&& collective) {
+  void run(const char* op, F&& start) {
+    timed(op, [&] { start()->wait(); });
+  }
+
+  // CUDA tensors with a NCCL communicator: device to device; the rest over Gloo.
+  bool on_device(const std::vector<at::Tensor>& ts) const { return nccl_ && !ts.empty() && ts.front().is_cuda(); }
+
+  void all_reduce(at::Tensor& flat, bool device, const std::string& op) {
+    if (device) return timed(op + " (NCCL)", [&] { nccl_->allreduce_sum(flat); });
+    std::vector<at::Tensor> v{flat};
+    timed(op, [&] { pg_->allreduce(v)->wait(); });
+  }
+
+  // A sum or rank 0's broadcast on one flattened bucket per dtype of `tensors`, the results
+  // copied back.
+  void per_dtype_bucket(const std::vector<at::Tensor>& tensors, const char* op, bool sum) {
     std::map<at::ScalarType, std::vector<at::Tensor>> by_type;
     for (const auto& t : tensors)
       if (t.defined() && t.numel() > 0) by_type[t.scalar_type()].push_back(t);
     for (auto& [_, group] : by_type) {
-      at::Tensor flat = flatten(group);
-      std::vector<at::Tensor> v{flat};
-      run(op, [&] { return collective(v); });
+      const bool device = on_device(group);
+      at::Tensor flat = flatten(group, 0, device);
+      if (sum) {
+        all_reduce(flat, device, op);
+      } else if (device) {
+        timed(std::string(op) + " (NCCL)", [&] { nccl_->broadcast(flat); });
+      } else {
+        std::vector<at::Tensor> v{flat};
+        timed(op, [&] { pg_->broadcast(v)->wait(); });
+      }
       unflatten(flat, group);
     }
   }
 
-  // One contiguous CPU float buffer holding every tensor (plus `extra` elements at the end).
-  static at::Tensor flatten(const std::vector<at::Tensor>& ts, int64_t extra = 0) {
+  // One contiguous buffer holding every tensor (plus `extra` elements at the end): in host
+  // memory for Gloo, or on the tensors' device (`keep_device`, for NCCL).
+  static at::Tensor flatten(const std::vector<at::Tensor>& ts, int64_t extra = 0, bool keep_device = false) {
     torch::NoGradGuard no_grad;
     std::vector<at::Tensor> parts;
     parts.reserve(ts.size() + 1);
@@ -410,7 +460,7 @@ class GlooGroup : public Group {
     at::ScalarType type = ts.empty() ? at::kFloat : ts.front().scalar_type();
     if (extra > 0) parts.push_back(at::zeros({extra}, at::TensorOptions().dtype(type).device(parts.empty() ? at::kCPU : parts.front().device())));
     at::Tensor flat = parts.size() == 1 ? parts.front().clone() : at::cat(parts);
-    return flat.device().is_cpu() ? flat.contiguous() : flat.cpu();
+    return flat.device().is_cpu() || keep_device ? flat.contiguous() : flat.cpu();
   }
 
   static void unflatten(const at::Tensor& flat, const std::vector<at::Tensor>& ts) {
@@ -427,6 +477,7 @@ class GlooGroup : public Group {
   std::chrono::milliseconds timeout_;
   StorePtr store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
+  std::unique_ptr<DeviceComm> nccl_;  // dist_backend nccl: the collectives of CUDA tensors
   std::thread heartbeat_;
   double seconds_ = 0;
   std::atomic<bool> stop_{false};
@@ -436,13 +487,14 @@ class GlooGroup : public Group {
 
 }  // namespace
 
-std::unique_ptr<Group> Group::create(const WorldSpec& spec, std::chrono::milliseconds timeout) {
-  return std::make_unique<GlooGroup>(spec, timeout);
+std::unique_ptr<Group> Group::create(const WorldSpec& spec, std::chrono::milliseconds timeout,
+                                     const std::string& backend) {
+  return std::make_unique<GlooGroup>(spec, timeout, backend);
 }
 
 #else
 
-std::unique_ptr<Group> Group::create(const WorldSpec& spec, std::chrono::milliseconds) {
+std::unique_ptr<Group> Group::create(const WorldSpec& spec, std::chrono::milliseconds, const std::string&) {
   throw Error("this build of Forgery has no data-parallel training (world size " + std::to_string(spec.world_size) +
               " asked): it needs LibTorch's c10d headers and Gloo's (Debian: libgloo-dev; scripts/setup installs "
               "it); rebuild after installing them");

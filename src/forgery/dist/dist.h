@@ -42,11 +42,20 @@ WorldSpec read_world(const std::string& init);
 // The same from an explicit environment (tests).
 WorldSpec read_world(const std::string& init, const std::vector<std::pair<std::string, std::string>>& env);
 
+// What carries the collectives of CUDA tensors, from the option dist_backend ("auto", "gloo",
+// "nccl"), whether the run's device is CUDA, and how many ranks share this machine's `gpus`:
+// "nccl" (NCCL, device to device; one GPU per rank) or "gloo" (through host memory; CPU
+// tensors always go over Gloo). "auto" is NCCL on CUDA where this build has it and every rank
+// here has a GPU of its own. UsageError or Error naming the option when "nccl" cannot be had.
+std::string resolve_backend(const std::string& option, bool cuda, int local_ranks, int gpus);
+
 class Group {
  public:
   // Rendezvous and process group. Fails (forgery::Error) within about `timeout` when a peer
-  // never arrives, naming the address or file and the world size expected.
-  static std::unique_ptr<Group> create(const WorldSpec& spec, std::chrono::milliseconds timeout);
+  // never arrives, naming the address or file and the world size expected. `backend`, from
+  // resolve_backend: "nccl" adds a NCCL communicator for the collectives of CUDA tensors.
+  static std::unique_ptr<Group> create(const WorldSpec& spec, std::chrono::milliseconds timeout,
+                                       const std::string& backend = "gloo");
   virtual ~Group() = default;
 
   virtual int rank() const = 0;

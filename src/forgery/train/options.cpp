@@ -37,6 +37,9 @@ std::vector<OptionSpec> common_option_specs() {
        "write each epoch's files (picture, plots, checkpoint, weights, report) on a background thread while the next "
        "epoch trains, from a copy of the state (one epoch in flight: memory for one more copy of the checkpoint); "
        "false: write them before training goes on"},
+      {"dist_backend", OptionType::String, std::string("auto"),
+       "data-parallel on CUDA: what carries the gradients: auto (NCCL where this build has it, else Gloo), nccl, or "
+       "gloo (through host memory); CPU runs always use Gloo"},
       {"checkpoint_every", OptionType::Int, int64_t{0},
        "also keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)"},
       {"eval_every", OptionType::Int, int64_t{0},
@@ -104,6 +107,8 @@ void validate_config(const Config& c) {
   if (c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");
   parse_precision(c.get_string("precision"));
+  if (const std::string b = c.get_string("dist_backend"); b != "auto" && b != "gloo" && b != "nccl")
+    throw UsageError("option dist_backend '" + b + "': expected auto, gloo or nccl");
   if (!(c.get_float("dist_timeout") >= 1 && c.get_float("dist_timeout") <= 86400))
     throw UsageError("option dist_timeout must be between 1 and 86400 seconds");
   check_lr_policy(c.get_string("lr_policy"));
