@@ -22,7 +22,11 @@ import statistics
 import struct
 import subprocess
 import tempfile
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import save_result  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORGERY = os.path.join(ROOT, "build", "forgery")
@@ -85,10 +89,7 @@ def main():
                for name, v in runs.items()}
     result = {"machine": platform.processor() or platform.machine(), "device": args.device, "images": args.images,
               "epochs": args.epochs, "rounds": args.rounds, "runs": runs, "summary": summary}
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", f"async_writes-{args.device}.json"), "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    save_result(f"async_writes-{args.device}.json", result)
     print(f"\ngan-mnist, {args.images} images, {args.epochs} epochs, {args.device}; median (min-max) of {args.rounds} runs")
     print("\n| arm | wall s | inside the epochs s | outside s | outside per epoch s |")
     print("|---|---|---|---|---|")

@@ -27,7 +27,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import add_seed_arguments, finished  # noqa: E402
+from runs import add_seed_arguments, finished, save_result  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORGERY = os.path.join(ROOT, "build", "forgery")
@@ -139,10 +139,7 @@ def summarize(args, work):
                           "all": [r[prog][m] for r in rows.values()]} for m in METRICS} if rows else {}
                for prog in ("forgery", "python")}
     out = {"size": 128, "epochs": args.epochs, "seeds": sorted(rows), "per_seed": rows, "summary": summary}
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", f"cyclegan_quality-s128-e{args.epochs}.json"), "w") as f:
-        json.dump(out, f, indent=2)
-        f.write("\n")
+    save_result(f"cyclegan_quality-s128-e{args.epochs}.json", out)
     print(f"\nhorse2zebra test sets, 128x128, {args.epochs} epochs, seeds {sorted(rows)} (median, then each seed)")
     print("\n| program | " + " | ".join(METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))

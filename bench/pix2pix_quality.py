@@ -27,7 +27,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import image_quality as iq  # noqa: E402
-from runs import add_seed_arguments, finished, run_seeds  # noqa: E402
+from runs import add_seed_arguments, finished, run_seeds, save_result  # noqa: E402
 
 METRICS = ("l1", "psnr", "ssim")
 
@@ -139,10 +139,7 @@ def summarize(args, work):
         summary[prog] = {m: {"median": statistics.median(r[prog][m] for r in rows.values()),
                              "all": [r[prog][m] for r in rows.values()]} for m in METRICS} if rows else {}
     out = {"size": args.size, "epochs": args.epochs, "seeds": sorted(rows), "per_seed": rows, "summary": summary}
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", f"pix2pix_quality-s{args.size}-e{args.epochs}.json"), "w") as f:
-        json.dump(out, f, indent=2)
-        f.write("\n")
+    save_result(f"pix2pix_quality-s{args.size}-e{args.epochs}.json", out)
     print(f"\nfacades test set (106 pairs), {args.size}x{args.size}, {args.epochs} epochs, seeds {sorted(rows)}")
     print("\n| program | L1 (lower is better) | PSNR dB | SSIM |")
     print("|---|---|---|---|")

@@ -1,7 +1,10 @@
 """Helpers shared by the benchmarks that run Forgery and the Python programs."""
+import json
 import os
 import subprocess
 import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_quiet(cmd):
@@ -42,3 +45,14 @@ def finished(run, epochs):
             return sum(1 for line in f if line.strip()) >= epochs
     except OSError:
         return False
+
+
+def save_result(name, data):
+    """bench/results/NAME as indented JSON; returns its path."""
+    folder = os.path.join(ROOT, "bench", "results")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    return path
