@@ -61,6 +61,7 @@ void print_run_header(const Config& c, const fs::path& dir, int threads) {
 struct World {
   dist::WorldSpec spec;
   std::shared_ptr<dist::Group> group;
+  std::string backend = "gloo";  // what carries the CUDA gradient buckets (resolve_backend)
 };
 
 std::chrono::milliseconds dist_timeout(const Config& c) {
@@ -93,9 +94,9 @@ World join_world(int64_t nproc, const dist::WorldSpec& spec, const Config& confi
   World w{spec, nullptr};
   if (spec.distributed()) {
     const bool cuda = select_device(config.get_string("device")).is_cuda();
-    const std::string backend = dist::resolve_backend(config.get_string("dist_backend"), cuda, spec.local_world_size,
-                                                      cuda ? cuda_device_count() : 0);
-    w.group = dist::Group::create(spec, dist_timeout(config), backend);
+    w.backend = dist::resolve_backend(config.get_string("dist_backend"), cuda, spec.local_world_size,
+                                      cuda ? cuda_device_count() : 0);
+    w.group = dist::Group::create(spec, dist_timeout(config), w.backend);
   }
   return w;
 }
@@ -160,7 +161,8 @@ int run_train(const TrainArgs& a) {
       prepare_output_dir(run_dir, a.force);
       print_run_header(config, run_dir, threads);
       if (world.group)
-        std::printf("data-parallel: %d ranks (Gloo), %lld examples per rank per batch\n", spec.world_size,
+        std::printf("data-parallel: %d ranks (%s), %lld examples per rank per batch\n", spec.world_size,
+                    world.backend == "nccl" ? "gradients over NCCL, the rest over Gloo" : "Gloo",
                     (long long)(config.get_int("batch_size") / spec.world_size));
     }
     trainer.start_new();
