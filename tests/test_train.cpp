@@ -304,6 +304,26 @@ TEST(BackgroundWriter, RunsJobsInOrderOneAtATimeAndReportsAFailureOnce) {
   EXPECT_EQ(finished, 1);
 }
 
+TEST(OwnedCopy, CopiesWhatOthersShareAndKeepsWhatOnlyTheValueHolds) {
+  at::Tensor live = at::ones({3});
+  c10::impl::GenericDict inner(c10::StringType::get(), c10::AnyType::get());
+  inner.insert("live", live);
+  inner.insert("view", live.narrow(0, 1, 2));
+  inner.insert("fresh", at::zeros({2}));  // held by the dict alone, as a GPU tensor brought to the host
+  c10::impl::GenericDict outer(c10::StringType::get(), c10::AnyType::get());
+  outer.insert("inner", inner);
+  outer.insert("n", int64_t{7});
+  const void* fresh = inner.at("fresh").toTensor().data_ptr();
+  auto copy = owned_copy(outer).toGenericDict();
+  auto c = copy.at("inner").toGenericDict();
+  live.add_(1);
+  EXPECT_TRUE(at::equal(c.at("live").toTensor(), at::ones({3})));
+  EXPECT_TRUE(at::equal(c.at("view").toTensor(), at::ones({2})));
+  EXPECT_EQ(c.at("view").toTensor().storage_offset(), 0);
+  EXPECT_EQ(c.at("fresh").toTensor().data_ptr(), fresh);
+  EXPECT_EQ(copy.at("n").toInt(), 7);
+}
+
 TEST_F(Train, BackgroundWritesHoldTheEpochsStateWhileTheNextEpochTrains) {
   // The writer of epoch 1's files is held until epoch 2 has made two steps (the weights and
   // Adam's moments have moved): what it writes must still be the end of epoch 1, as the

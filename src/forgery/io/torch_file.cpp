@@ -388,6 +388,12 @@ c10::IValue owned_copy(const c10::IValue& value) {
   if (value.isTensor()) {
     const at::Tensor& t = value.toTensor();
     if (!t.defined()) return value;
+    // Already owned: a contiguous CPU tensor that is the only user of its storage (a fresh copy,
+    // such as a GPU tensor the checkpoint brought to the host, or a generator's state) needs no
+    // second copy; nothing else can change it.
+    if (t.device().is_cpu() && t.is_contiguous() && t.storage_offset() == 0 && t.use_count() == 1 &&
+        t.storage().use_count() == 1)
+      return value;
     return t.detach().to(at::kCPU, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous);
   }
   if (value.isGenericDict()) {

@@ -26,9 +26,9 @@ void save_torch_file(const std::filesystem::path& path, const c10::IValue& value
 // be written right away.
 at::Tensor standalone_cpu(const at::Tensor& t);
 
-// A copy of `value` (dicts, lists, numbers, strings, tensors) whose tensors are fresh contiguous
-// CPU copies owning their storage: written later, on another thread, while the originals keep
-// changing.
+// A copy of `value` (dicts, lists, numbers, strings, tensors) whose tensors are contiguous CPU
+// tensors nothing else refers to (copies, except those already so): written later, on another
+// thread, while the originals keep changing.
 c10::IValue owned_copy(const c10::IValue& value);
 
 // A state_dict: name -> tensor, as Python's load_state_dict expects.

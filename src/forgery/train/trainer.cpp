@@ -720,7 +720,8 @@ void Trainer::end_epoch(double seconds) {
   // plot, last.pt, its other names (links, not second writes of a large file), the weights,
   // the report. On the background thread they are written from copies while the next epoch
   // trains.
-  const bool numbered = config_.get_int("checkpoint_every") > 0 && epoch_ % config_.get_int("checkpoint_every") == 0;
+  const int64_t every = config_.get_int("checkpoint_every");
+  const bool numbered = every > 0 && epoch_ % every == 0;
   c10::impl::GenericDict state = *checkpoint;
   if (background_) state = owned_copy(state).toGenericDict();
   auto write = [this, picture = std::move(picture), state = std::move(state), improved, numbered,
