@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <variant>
 
 #include "forgery/core/error.h"
@@ -183,6 +184,20 @@ int run_resume(const ResumeArgs& a) {
   if (a.epochs > 0) overrides.emplace_back("epochs", std::to_string(a.epochs));
   if (!a.device.empty()) overrides.emplace_back("device", a.device);
   if (a.threads >= 0) overrides.emplace_back("threads", std::to_string(a.threads));
+  // Options that change only how the run is carried out, never what it computes: a resumed run
+  // stays the run it was (its seed, schedule, batch size and networks come from the checkpoint).
+  static const std::set<std::string> changeable = {"progress",         "async_writes", "cuda_graphs",
+                                                   "checkpoint_every", "dist_timeout", "dist_backend"};
+  for (const auto& kv : a.sets) {
+    auto [key, value] = split_assignment(kv);
+    if (!changeable.count(key)) {
+      std::string list;
+      for (const auto& k : changeable) list += (list.empty() ? "" : ", ") + k;
+      throw UsageError("resume --set " + key + ": a resumed run keeps the options it was started with; it can "
+                       "change only " + list + " (use --epochs, --device, --threads for those)");
+    }
+    overrides.emplace_back(key, value);
+  }
   Config config = ck.config(overrides);
   const dist::WorldSpec spec = dist::read_world(a.dist_init);
   if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;

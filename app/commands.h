@@ -16,6 +16,7 @@ struct TrainArgs {
 struct ResumeArgs {
   std::string run_dir, device, dist_init;
   int64_t epochs = 0, threads = -1, nproc = 0;
+  std::vector<std::string> sets;  // key=value of options that do not change what is computed
 };
 struct SampleArgs {
   std::string source, out, single_dir, idx, device = "cpu", label;

@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   r->add_option("--nproc", resume.nproc, "data-parallel: continue as N processes on this machine (exact with the "
                 "world size the run had)")->check(at_least(1));
   r->add_option("--dist-init", resume.dist_init, "data-parallel rendezvous: env (the default) or file:PATH");
+  r->add_option("--set", resume.sets,
+                "change an option that leaves the training's numbers alone: key=value (repeatable; progress, "
+                "async_writes, cuda_graphs, checkpoint_every, dist_timeout, dist_backend)")
+      ->allow_extra_args(false);
 
   SampleArgs sample;
   auto* s = app.add_subcommand("sample", "Generate images from a run folder or checkpoint");

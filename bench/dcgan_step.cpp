@@ -3,7 +3,10 @@
 // same DCGAN in Python (bench/reference/dcgan.py).
 //
 //   build/bench/dcgan_step [--size 64] [--batch 128] [--steps 30] [--warmup 3] [--threads 2]
-//                          [--classes 0] [--device cpu|cuda] [--channels-last 0|1] [--precision fp32|bf16]
+//                          [--classes 0] [--device cpu|cuda] [--channels-last 0|1] [--precision fp32|tf32|bf16]
+//                          [--graphs 0|1]
+// --graphs 1 (CUDA): the step captured as a CUDA graph and replayed (forgery::GraphedSteps, as
+// the trainer's cuda_graphs option); its two eager steps and the capture fall in the warm-up.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -13,11 +16,14 @@
 #include "bench_options.h"
 #include "forgery/core/precision.h"
 #include "forgery/models/registry.h"
+#include "forgery/train/cuda_step.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
 
+static int64_t batch_size(const forgery::Batch& b) { return b.at("real").size(0); }
+
 int main(int argc, char** argv) {
-  int64_t size = 64, batch = 128, steps = 30, warmup = 3, threads = 2, classes = 0, channels_last = 0;
+  int64_t size = 64, batch = 128, steps = 30, warmup = 3, threads = 2, classes = 0, channels_last = 0, graphs = 0;
   std::string device = "cpu", precision = "fp32";
   if (!forgery::bench::BenchOptions()
            .add("size", &size)
@@ -29,6 +35,7 @@ int main(int argc, char** argv) {
            .add("device", &device)
            .add("channels-last", &channels_last)
            .add("precision", &precision)
+           .add("graphs", &graphs)
            .parse(argc, argv))
     return 2;
   at::set_num_threads(static_cast<int>(threads));
@@ -57,10 +64,28 @@ int main(int argc, char** argv) {
   auto real = (torch::rand({batch, 1, size, size}, opts) * 2 - 1).contiguous(fmt);
   auto labels = classes > 0 ? torch::randint(0, classes, {batch}, opts.dtype(torch::kLong)) : at::Tensor();
   const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
-  auto step = [&] {
+  forgery::apply_precision(dev, prec);
+  forgery::Batch data{{"real", real}};
+  if (labels.defined()) data["labels"] = labels;
+  auto one_step = [&](const forgery::Batch& b) {
     forgery::AutocastScope autocast(dev, prec);
-    forgery::gan_step(*nets.generator, *nets.discriminator, ctx, real, labels,
-                      {torch::randn({batch, 100}, opts)}, torch::randn({batch, 100}, opts));
+    auto st = forgery::gan_step(*nets.generator, *nets.discriminator, ctx, b.at("real"),
+                                b.count("labels") ? b.at("labels") : at::Tensor(), {torch::randn({batch_size(b), 100}, opts)},
+                                torch::randn({batch_size(b), 100}, opts));
+    return std::vector<forgery::LossValue>{{"loss_d", st.loss_d}, {"loss_g", st.loss_g}};
+  };
+  std::unique_ptr<forgery::GraphedSteps> graphed;
+  if (graphs) {
+    try {
+      graphed = std::make_unique<forgery::GraphedSteps>(std::vector<torch::optim::Adam*>{&opt_g, &opt_d});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dcgan_step --graphs 1: %s\n", e.what());
+      return 2;
+    }
+  }
+  auto step = [&] {
+    if (graphed) graphed->run(data, one_step);
+    else one_step(data);
   };
   auto sync = [&] {
     if (dev.is_cuda()) torch::cuda::synchronize();
@@ -71,9 +96,10 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < steps; ++i) step();
   sync();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"size\": %lld, \"batch\": %lld, \"steps\": %lld, \"threads\": %d, "
+  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"graphs\": %lld, "
+              "\"size\": %lld, \"batch\": %lld, \"steps\": %lld, \"threads\": %d, "
               "\"seconds\": %.4f, \"images_per_sec\": %.2f}\n",
-              precision.c_str(), (long long)size, (long long)batch, (long long)steps, at::get_num_threads(), secs,
-              steps * batch / secs);
+              precision.c_str(), int(channels_last != 0), (long long)(graphed ? graphed->captures() : 0), (long long)size,
+              (long long)batch, (long long)steps, at::get_num_threads(), secs, steps * batch / secs);
   return 0;
 }

@@ -119,7 +119,18 @@ TEST_F(Cli, TrainSampleResume) {
   r = run_forgery("sample '" + run + "' --n 4 --out plainfile/grid.png", tmp_.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("sample --out plainfile/grid.png: cannot create folder plainfile"), std::string::npos) << r.err;
-  r = run_forgery("resume '" + run + "' --epochs 2", tmp_.path());
+  // A resumed run keeps what it computes; only how it runs may change.
+  r = run_forgery("resume '" + run + "' --epochs 2 --set seed=3", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("resume --set seed: a resumed run keeps the options it was started with"), std::string::npos)
+      << r.err;
+  r = run_forgery("resume '" + run + "' --epochs 2 --set cuda_graphs=on", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("option cuda_graphs on: the device is the CPU"), std::string::npos) << r.err;
+  r = run_forgery("resume '" + run + "' --epochs 2 --set cuda_graphs=sometimes", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("option cuda_graphs 'sometimes': expected auto, on or off"), std::string::npos) << r.err;
+  r = run_forgery("resume '" + run + "' --epochs 2 --set async_writes=false", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
   EXPECT_EQ(Checkpoint::read(tmp_ / "run/checkpoints/last.pt").get_int("epoch"), 2);

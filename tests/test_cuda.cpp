@@ -11,7 +11,10 @@
 #include "forgery/models/registry.h"
 #include "forgery/models/resnet.h"
 #include "forgery/models/unet.h"
+#include "forgery/core/runtime.h"
+#include "forgery/train/cuda_step.h"
 #include "forgery/train/cyclegan_step.h"
+#include "forgery/train/fused_adam.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/image_pool.h"
 #include "forgery/train/options.h"
@@ -131,6 +134,157 @@ TEST_F(Cuda, CycleGanIterationMatchesPyTorchsLossesAndGradients) {
     }
 }
 
+// ---- The fused CUDA Adam and CUDA graphs of whole steps (cuda_step.h) ----
+
+// The largest absolute difference, for messages.
+double max_apart(const at::Tensor& a, const at::Tensor& b) {
+  return (a.cpu().to(at::kDouble) - b.cpu().to(at::kDouble)).abs().max().item<double>();
+}
+
+int64_t adam_steps(torch::optim::Adam& opt) {
+  for (auto& [key, state] : opt.state()) {
+    (void)key;
+    return static_cast<torch::optim::AdamParamState&>(*state).step();
+  }
+  return -1;
+}
+
+TEST_F(Cuda, FusedAdamMatchesTheCpuUpdateAndKeepsTheHostsStepCounts) {
+  if (!cuda_step_built()) GTEST_SKIP() << "this build has no fused CUDA Adam (see the configure output)";
+  torch::manual_seed(0);
+  std::vector<at::Tensor> cpu = {torch::randn({37, 53}), torch::randn({53})};
+  std::vector<at::Tensor> gpu;
+  for (auto& t : cpu) {
+    t.set_requires_grad(true);
+    gpu.push_back(t.detach().to(kGpu).set_requires_grad(true));
+  }
+  auto options = torch::optim::AdamOptions(2e-4).betas({0.5, 0.999});
+  torch::optim::Adam on_cpu(cpu, options), on_gpu(gpu, options);
+  auto step_both = [&] {
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      at::Tensor g = torch::randn(cpu[i].sizes());
+      cpu[i].mutable_grad() = g;
+      gpu[i].mutable_grad() = g.to(kGpu);
+    }
+    adam_step(on_cpu);
+    ASSERT_TRUE(fused_adam_cuda(on_gpu));
+  };
+  for (int s = 0; s < 5; ++s) step_both();
+  EXPECT_EQ(adam_steps(on_gpu), 5);
+  for (size_t i = 0; i < cpu.size(); ++i) expect_close(gpu[i].detach(), cpu[i].detach(), "parameter after 5 steps");
+  // A step count changed on the host (a loaded checkpoint): the device's copy follows.
+  for (auto* opt : {&on_cpu, &on_gpu})
+    for (auto& [key, state] : opt->state()) static_cast<torch::optim::AdamParamState&>(*state).step(1000);
+  step_both();
+  EXPECT_EQ(adam_steps(on_gpu), 1001);
+  for (size_t i = 0; i < cpu.size(); ++i) expect_close(gpu[i].detach(), cpu[i].detach(), "parameter after step 1001");
+}
+
+// A small GAN whose step has what the recipes' steps have: noise and dropout from the CUDA
+// generator, two optimisers, a frozen network, losses returned on the device.
+struct TinyGan {
+  torch::nn::Sequential G{nullptr}, D{nullptr};
+  std::unique_ptr<torch::optim::Adam> opt_g, opt_d;
+  TinyGan() {
+    torch::manual_seed(7);
+    G = torch::nn::Sequential(torch::nn::Linear(8, 64), torch::nn::ReLU(), torch::nn::Linear(64, 16));
+    D = torch::nn::Sequential(torch::nn::Linear(16, 64), torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)),
+                              torch::nn::Dropout(0.3), torch::nn::Linear(64, 1));
+    G->to(kGpu);
+    D->to(kGpu);
+    auto o = torch::optim::AdamOptions(2e-4).betas({0.5, 0.999});
+    opt_g = std::make_unique<torch::optim::Adam>(G->parameters(), o);
+    opt_d = std::make_unique<torch::optim::Adam>(D->parameters(), o);
+  }
+  std::vector<LossValue> step(const Batch& batch, bool sync_inside = false) {
+    LocalOptimizers ctx({{"G", opt_g.get()}, {"D", opt_d.get()}});
+    const at::Tensor& real = batch.at("real");
+    const int64_t n = real.size(0);
+    at::Tensor fake = G->forward(at::randn({n, 8}, real.options()));
+    ctx.zero_grad("D");
+    at::Tensor loss_d = at::binary_cross_entropy_with_logits(D->forward(real), at::ones({n, 1}, real.options())) +
+                        at::binary_cross_entropy_with_logits(D->forward(fake.detach()), at::zeros({n, 1}, real.options()));
+    loss_d.backward();
+    if (sync_inside) (void)loss_d.item<float>();  // a host read: what a graph cannot record
+    ctx.step("D");
+    set_requires_grad(*D, false);
+    ctx.zero_grad("G");
+    at::Tensor loss_g = at::binary_cross_entropy_with_logits(D->forward(fake), at::ones({n, 1}, real.options()));
+    loss_g.backward();
+    ctx.step("G");
+    set_requires_grad(*D, true);
+    return {{"loss_d", loss_d.detach()}, {"loss_g", loss_g.detach()}};
+  }
+};
+
+// Full batches and an epoch's shorter last one, as the trainer feeds them.
+std::vector<Batch> tiny_batches() {
+  torch::manual_seed(3);
+  std::vector<Batch> out;
+  for (int epoch = 0; epoch < 3; ++epoch)
+    for (int64_t n : {32, 32, 32, 20}) out.push_back({{"real", torch::randn({n, 16}).to(kGpu)}});
+  return out;
+}
+
+TEST_F(Cuda, GraphedStepsGiveTheEagerStepsNumbersBitForBit) {
+  if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
+  use_deterministic_algorithms();
+  const auto batches = tiny_batches();
+  TinyGan eager, graphed;
+  std::vector<at::Tensor> eager_losses, graphed_losses;
+  torch::manual_seed(11);
+  for (const auto& b : batches)
+    for (const auto& l : eager.step(b)) eager_losses.push_back(l.sum.clone());
+  const at::Tensor eager_rng = at::globalContext().defaultGenerator(kGpu).get_state();
+  torch::manual_seed(11);
+  GraphedSteps graphs({graphed.opt_g.get(), graphed.opt_d.get()}, /*warmup=*/2);
+  for (const auto& b : batches)
+    for (const auto& l : graphs.run(b, [&](const Batch& x) { return graphed.step(x); }))
+      graphed_losses.push_back(l.sum.clone());
+  EXPECT_EQ(graphs.disabled_reason(), "");
+  // Two eager steps of each shape first: the full batches' first two, the short ones of the
+  // first two epochs; then a full batch and a short one captured.
+  EXPECT_EQ(graphs.eager_steps(), 4);
+  EXPECT_EQ(graphs.captures(), 2);
+  EXPECT_EQ(graphs.replays(), int64_t(batches.size()) - 4);
+  ASSERT_EQ(eager_losses.size(), graphed_losses.size());
+  for (size_t i = 0; i < eager_losses.size(); ++i)
+    EXPECT_TRUE(torch::equal(eager_losses[i], graphed_losses[i]))
+        << "loss " << i << ": " << eager_losses[i].item<double>() << " eager, " << graphed_losses[i].item<double>()
+        << " graphed";
+  auto pe = eager.G->parameters(), pg = graphed.G->parameters();
+  auto de = eager.D->parameters(), dg = graphed.D->parameters();
+  pe.insert(pe.end(), de.begin(), de.end());
+  pg.insert(pg.end(), dg.begin(), dg.end());
+  for (size_t i = 0; i < pe.size(); ++i)
+    EXPECT_TRUE(torch::equal(pe[i], pg[i])) << "parameter " << i << " apart by " << max_apart(pe[i], pg[i]);
+  // The host's step counts, which checkpoints hold, advanced with every replay.
+  EXPECT_EQ(adam_steps(*graphed.opt_d), int64_t(batches.size()));
+  EXPECT_EQ(adam_steps(*graphed.opt_g), int64_t(batches.size()));
+  // And the CUDA generator's position, which checkpoints hold too: replays advance it as the
+  // eager steps did.
+  EXPECT_TRUE(torch::equal(eager_rng, at::globalContext().defaultGenerator(kGpu).get_state()));
+}
+
+TEST_F(Cuda, AStepThatCannotBeCapturedRunsEagerlyWithTheSameNumbers) {
+  if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
+  use_deterministic_algorithms();
+  const auto batches = tiny_batches();
+  TinyGan eager, graphed;
+  torch::manual_seed(11);
+  for (const auto& b : batches) eager.step(b, true);
+  torch::manual_seed(11);
+  GraphedSteps graphs({graphed.opt_g.get(), graphed.opt_d.get()}, /*warmup=*/1);
+  for (const auto& b : batches) graphs.run(b, [&](const Batch& x) { return graphed.step(x, true); });
+  EXPECT_NE(graphs.disabled_reason().find("capture failed"), std::string::npos) << graphs.disabled_reason();
+  EXPECT_EQ(graphs.captures(), 0);
+  EXPECT_EQ(graphs.eager_steps(), int64_t(batches.size()));
+  EXPECT_EQ(adam_steps(*graphed.opt_d), int64_t(batches.size()));
+  auto pe = eager.D->parameters(), pg = graphed.D->parameters();
+  for (size_t i = 0; i < pe.size(); ++i)
+    EXPECT_TRUE(torch::equal(pe[i], pg[i])) << "parameter " << i << " apart by " << max_apart(pe[i], pg[i]);
+}
+
 class CudaRun : public Cuda {
  protected:
   void SetUp() override {
@@ -155,6 +309,30 @@ TEST_F(CudaRun, DeterministicRunsResumeBitForBit) {
     for (const char* net : {"generator", "discriminator"})
       EXPECT_TRUE(same(weights(tmp_ / (preset + "-straight"), net), weights(tmp_ / (preset + "-split"), net)))
           << preset << " " << net;
+  }
+}
+
+// The trainer's graphed run (cuda_graphs on: both batch shapes captured) against the same run
+// stepped eagerly: the same weights and losses, bit for bit.
+TEST_F(CudaRun, GraphedRunsGiveTheEagerRunsWeights) {
+  if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
+  for (const std::string preset : {"gan-mnist", "dcgan-mnist"}) {
+    auto g = run_forgery(gan(preset, preset + "-graphs", 3) + " --set cuda_graphs=on", tmp_.path());
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    EXPECT_NE(g.out.find("CUDA graphs: 2 captured"), std::string::npos) << g.out;
+    auto e = run_forgery(gan(preset, preset + "-eager", 3) + " --set cuda_graphs=off", tmp_.path());
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    for (const char* net : {"generator", "discriminator"})
+      EXPECT_TRUE(same(weights(tmp_ / (preset + "-graphs"), net), weights(tmp_ / (preset + "-eager"), net)))
+          << preset << " " << net;
+    // The losses as the metrics record them (the same sums, read once per epoch).
+    auto losses = [](const fs::path& run) {
+      std::string all = read_file(run / "metrics.jsonl", "metrics"), out;
+      for (size_t at = all.find("\"loss_d\""); at != std::string::npos; at = all.find("\"loss_d\"", at + 1))
+        out += all.substr(at, 40) + "\n";
+      return out;
+    };
+    EXPECT_EQ(losses(tmp_ / (preset + "-graphs")), losses(tmp_ / (preset + "-eager"))) << preset;
   }
 }
 

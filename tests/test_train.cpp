@@ -558,6 +558,45 @@ TEST_F(Train, DcganRunsAndResumesExactlyWithFlips) {
   expect_same(weights(straight, "generator"), weights(noflip, "generator"), false);
 }
 
+// memory_format channels_last (the default on CUDA; asked for here on the CPU): the weights are
+// trained in that layout, stored contiguous, and the run resumes exactly (the moments come back
+// from the checkpoint contiguous and meet channels-last weights).
+TEST_F(Train, ChannelsLastWeightsTrainStoreContiguousAndResumeExactly) {
+  auto dc = [&](int64_t epochs, const std::string& format) {
+    return build_config("dcgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=" + std::to_string(epochs),
+                                        "progress=off", "threads=2", "device=cpu", "image_size=32", "ngf=4", "ndf=4",
+                                        "nz=8", "batch_size=256", "final_samples=0", "memory_format=" + format});
+  };
+  {
+    prepare_output_dir(tmp_ / "layout", false);
+    Trainer t(dc(1, "channels_last"), tmp_ / "layout");
+    t.start_new();
+    // (a weight with one channel is both layouts at once)
+    int convs = 0, nhwc_only = 0;
+    for (const char* net : {"generator", "discriminator"})
+      for (const auto& p : t.network(net).parameters())
+        if (p.dim() == 4) {
+          ++convs;
+          EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast)) << net;
+          nhwc_only += !p.is_contiguous();
+        }
+    EXPECT_GE(nhwc_only, convs - 2);
+    EXPECT_GT(nhwc_only, 4);
+  }
+  fs::path straight = run("straight", dc(2, "channels_last"));
+  fs::path split = run("split", dc(1, "channels_last"));
+  resume(split, 2, 1);
+  auto g = weights(straight, "generator");
+  expect_same(g, weights(split, "generator"));
+  expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
+  for (const auto& [k, t] : g) EXPECT_TRUE(t.is_contiguous()) << k;
+  // The same run in the contiguous layout: the same training up to the convolutions' summation order.
+  fs::path plain = run("plain", dc(2, "contiguous"));
+  auto p = weights(plain, "generator");
+  ASSERT_EQ(p.size(), g.size());
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(at::allclose(g[i].second, p[i].second, 1e-3, 1e-4)) << g[i].first;
+}
+
 TEST_F(Train, ConditionalRunsLogAccuracyAndEvalReportsIt) {
   fs::path cls = data_with_classifier();
   fs::path dir = run("cond", build_config("cgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=1",

@@ -140,7 +140,13 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--tf32", choices=["default", "on", "off"], default="default",
+                    help="CUDA: TF32 for matrix products and convolutions; default: PyTorch's own "
+                         "(convolutions in TF32, matrix products in fp32)")
     args = ap.parse_args()
+    if args.tf32 != "default":
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -169,7 +175,8 @@ def main():
     if dev.type == "cuda":
         torch.cuda.synchronize()
     secs = time.perf_counter() - t0
-    print(json.dumps({"program": "python", "size": args.size, "batch": b, "steps": args.steps,
+    print(json.dumps({"program": "python", "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+                      "tf32_conv": torch.backends.cudnn.allow_tf32, "size": args.size, "batch": b, "steps": args.steps,
                       "threads": torch.get_num_threads(), "seconds": secs,
                       "images_per_sec": args.steps * b / secs}))
 

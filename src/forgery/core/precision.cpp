@@ -1,5 +1,6 @@
 #include "forgery/core/precision.h"
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
@@ -9,8 +10,15 @@ namespace forgery {
 
 Precision parse_precision(const std::string& text, const std::string& option) {
   if (text == "fp32") return Precision::Fp32;
+  if (text == "tf32") return Precision::Tf32;
   if (text == "bf16") return Precision::Bf16;
-  throw UsageError("option " + option + " '" + text + "': expected fp32 or bf16");
+  throw UsageError("option " + option + " '" + text + "': expected fp32, tf32 or bf16");
+}
+
+void apply_precision(const c10::Device& device, Precision precision) {
+  if (!device.is_cuda()) return;
+  at::globalContext().setAllowTF32CuBLAS(precision == Precision::Tf32);
+  at::globalContext().setAllowTF32CuDNN(precision == Precision::Tf32);
 }
 
 // LibTorch 2.4 moved autocast to device-type arguments; 1.13 has one call per device kind.

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "forgery/train/cuda_step.h"
 #include "forgery/train/optimizer_state_key.h"
 
 namespace forgery {
@@ -43,20 +44,6 @@ void update(float* p, const float* g, float* m, float* v, int64_t n, float beta1
 }  // namespace
 
 namespace {
-template <class Map>
-torch::optim::AdamParamState& state_of(Map& states, const at::Tensor& p) {
-  auto key = optimizer_state_key<Map>(p);
-  auto it = states.find(key);
-  if (it == states.end()) {
-    auto s = std::make_unique<torch::optim::AdamParamState>();
-    s->step(0);
-    s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
-    s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
-    it = states.emplace(key, std::move(s)).first;
-  }
-  return static_cast<torch::optim::AdamParamState&>(*it->second);
-}
-
 bool plain_adam(torch::optim::Adam& opt) {
   for (auto& group : opt.param_groups()) {
     auto& o = static_cast<torch::optim::AdamOptions&>(group.options());
@@ -80,7 +67,7 @@ static void multi_tensor_update(torch::optim::Adam& opt) {
     std::map<int64_t, std::vector<at::Tensor>> ps, gs, ms, vs;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto& s = state_of(states, p);
+      auto& s = adam_state_of(states, p);
       s.step(s.step() + 1);
       ps[s.step()].push_back(p);
       gs[s.step()].push_back(p.grad());
@@ -114,12 +101,15 @@ static void fused_update(torch::optim::Adam& opt) {
       if (p.grad().defined() && (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous() ||
                                  !p.grad().is_contiguous()))
         fused_ok = false;
+  if (!fused_ok && fused_adam_cuda(opt)) return;
   if (!plain_adam(opt)) {
     opt.step();
     return;
   }
   if (!fused_ok) {
-    // GPUs: a handful of multi-tensor kernels instead of seven per parameter.
+    // GPUs without the fused kernel (fused_adam_cuda above, one kernel per optimiser step with
+    // its step counts on the device): a handful of multi-tensor kernels instead of seven per
+    // parameter.
     multi_tensor_update(opt);
     return;
   }
@@ -129,7 +119,7 @@ static void fused_update(torch::optim::Adam& opt) {
     const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto& s = state_of(states, p);
+      auto& s = adam_state_of(states, p);
       s.step(s.step() + 1);
       const double bc1 = 1 - std::pow(beta1, static_cast<double>(s.step()));
       const double bc2 = 1 - std::pow(beta2, static_cast<double>(s.step()));

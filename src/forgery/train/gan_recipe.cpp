@@ -97,6 +97,8 @@ class GanRecipe : public Recipe {
         at::randn({config_.get_int("sample_size"), nets_.generator->latent_dim()}, gen).to(device_);
   }
 
+  bool graph_safe_step() const override { return true; }
+
   std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) override {
     const at::Tensor& real = batch.at("real");
     const at::Tensor labels = nets_.generator->num_classes() > 0 ? batch.at("labels") : at::Tensor();

@@ -25,7 +25,8 @@ std::vector<OptionSpec> common_option_specs() {
       {"threads", OptionType::Int, int64_t{0}, "CPU threads; 0: one per physical core"},
       {"progress", OptionType::String, std::string("auto"), "auto, bar, lines or off"},
       {"precision", OptionType::String, std::string("fp32"),
-       "fp32, or bf16: matrix products and convolutions in bfloat16 (autocast; CPUs with AVX512-BF16 or AMX, GPUs), "
+       "fp32; tf32: on CUDA, fp32 tensors with matrix products and convolutions on TF32 tensor cores (as fp32 on "
+       "CPUs); or bf16: matrix products and convolutions in bfloat16 (autocast; CPUs with AVX512-BF16 or AMX, GPUs), "
        "weights, optimiser state and losses in fp32"},
       {"deterministic", OptionType::Bool, false,
        "CUDA: deterministic algorithms only (cuDNN, cuBLAS), so that a run repeats and resumes bit for bit; slower. "
@@ -37,6 +38,13 @@ std::vector<OptionSpec> common_option_specs() {
        "write each epoch's files (picture, plots, checkpoint, weights, report) on a background thread while the next "
        "epoch trains, from a copy of the state (one epoch in flight: memory for one more copy of the checkpoint); "
        "false: write them before training goes on"},
+      {"memory_format", OptionType::String, std::string("auto"),
+       "layout of the convolution weights (and so of the activations): auto (channels_last on CUDA, where cuDNN's "
+       "tensor-core convolutions want it; contiguous on CPUs), channels_last, or contiguous"},
+      {"cuda_graphs", OptionType::String, std::string("auto"),
+       "CUDA: capture a training step once as a CUDA graph and replay it for every batch of the same shapes "
+       "(no launch cost per kernel; same numbers as without): auto (on where this build has them, for one process "
+       "and a recipe whose step allows it: gan, pix2pix), on (an error where that is not possible), off"},
       {"dist_backend", OptionType::String, std::string("auto"),
        "data-parallel on CUDA: what carries the gradients: auto (NCCL where this build has it, else Gloo), nccl, or "
        "gloo (through host memory); CPU runs always use Gloo"},
@@ -107,6 +115,10 @@ void validate_config(const Config& c) {
   if (c.get_int("eval_every") < 0) throw UsageError("option eval_every must be 0 or positive");
   if (c.get_int("threads") < 0) throw UsageError("option threads must be 0 (automatic) or positive");
   parse_precision(c.get_string("precision"));
+  if (const std::string f = c.get_string("memory_format"); f != "auto" && f != "channels_last" && f != "contiguous")
+    throw UsageError("option memory_format '" + f + "': expected auto, channels_last or contiguous");
+  if (const std::string g = c.get_string("cuda_graphs"); g != "auto" && g != "on" && g != "off")
+    throw UsageError("option cuda_graphs '" + g + "': expected auto, on or off");
   if (const std::string b = c.get_string("dist_backend"); b != "auto" && b != "gloo" && b != "nccl")
     throw UsageError("option dist_backend '" + b + "': expected auto, gloo or nccl");
   if (!(c.get_float("dist_timeout") >= 1 && c.get_float("dist_timeout") <= 86400))

@@ -60,6 +60,8 @@ class Pix2PixRecipe : public Recipe {
 
   std::unique_ptr<TrainingData> load_data() override;
 
+  bool graph_safe_step() const override { return true; }
+
   std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) override {
     const at::Tensor& real_a = batch.at(a_to_b_ ? "A" : "B");
     const at::Tensor& real_b = batch.at(a_to_b_ ? "B" : "A");

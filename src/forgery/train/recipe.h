@@ -116,6 +116,10 @@ class Recipe {
   virtual void start_new() {}
 
   virtual std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) = 0;
+  // Whether train_step may be captured as a CUDA graph and replayed (GraphedSteps): device work
+  // only, no host decision on random or device values (CycleGAN's image pools decide on the
+  // host, so its step runs eagerly), the same work for every batch of the same shapes.
+  virtual bool graph_safe_step() const { return false; }
 
   // Called by the trainer with the run's random stream and every network buffer saved and
   // restored around them: they may not change the training.

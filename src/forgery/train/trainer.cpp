@@ -26,6 +26,7 @@
 #include "forgery/io/state_dict.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/checkpoint.h"
+#include "forgery/train/cuda_step.h"
 #include "forgery/train/fused_adam.h"
 #include "forgery/train/optimizer_state.h"
 
@@ -133,7 +134,11 @@ Trainer::Trainer(Config config, fs::path run_dir)
   recipe_ = find_recipe(recipe_name_).make(config_, device_);
   schedule_.policy = config_.get_string("lr_policy");
   precision_ = parse_precision(config_.get_string("precision"));
+  apply_precision(device_, precision_);
   if (config_.get_bool("deterministic")) use_deterministic_algorithms();
+  // Before any file of the run is touched (data-parallel is checked when the group is set).
+  if (config_.get_string("cuda_graphs") == "on")
+    if (const std::string why = graphs_unavailable(); !why.empty()) throw UsageError("option cuda_graphs on: " + why);
   schedule_.n_epochs = config_.get_int("n_epochs");
   schedule_.n_epochs_decay = config_.get_int("n_epochs_decay");
 }
@@ -159,6 +164,8 @@ void Trainer::set_group(std::shared_ptr<dist::Group> group) {
     world_ = 1;
     return;
   }
+  if (config_.get_string("cuda_graphs") == "on" && device_.is_cuda())
+    throw UsageError("option cuda_graphs on: data-parallel steps run eagerly (the gradient all-reduce is not captured)");
   group_ = std::move(group);
   rank_ = group_->rank();
   world_ = group_->size();
@@ -178,6 +185,14 @@ void Trainer::build() {
   recipe_->build();
   networks_ = recipe_->networks();
   for (auto& n : networks_) n.module->train();
+  // Channels-last convolution weights: cuDNN then runs the convolutions (and the activations
+  // follow the weights' layout) without transposes. Checkpoints and weights files store
+  // contiguous tensors whatever the layout here.
+  const std::string format = config_.get_string("memory_format");
+  if (format == "channels_last" || (format == "auto" && device_.is_cuda()))
+    for (auto& n : networks_)
+      for (auto& p : n.module->parameters())
+        if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   optimizer_decls_ = recipe_->optimizers();
   for (const auto& o : optimizer_decls_) {
     std::vector<at::Tensor> params;
@@ -568,6 +583,7 @@ int Trainer::train() {
   // Rank 0 writes each epoch's files on a background thread while the next epoch trains.
   if (writer() && config_.get_bool("async_writes")) background_ = std::make_unique<BackgroundWriter>();
   Context ctx(*this);
+  setup_graphs();
   while (epoch_ < epochs) {
     if (!in_epoch_) begin_epoch();
     ProgressBar bar("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(epochs), nb, bs, mode);
@@ -579,7 +595,17 @@ int Trainer::train() {
       std::vector<LossValue> step_losses;
       {
         AutocastScope autocast(device_, precision_);
-        step_losses = recipe_->train_step(data_->batch(index), ctx);
+        const Batch batch = data_->batch(index);
+        if (graphs_) {
+          step_losses = graphs_->run(batch, [&](const Batch& b) { return recipe_->train_step(b, ctx); });
+          if (graphs_off_.empty() && !graphs_->disabled_reason().empty()) {
+            graphs_off_ = graphs_->disabled_reason();
+            std::fprintf(stderr, "forgery: warning: CUDA graphs turned off, the steps run eagerly from here on: %s\n",
+                         graphs_off_.c_str());
+          }
+        } else {
+          step_losses = recipe_->train_step(batch, ctx);
+        }
       }
       for (const auto& l : step_losses) {
         auto it = loss_sums_.find(l.name);
@@ -628,10 +654,40 @@ int Trainer::train() {
     if (background_) background_->wait();
     write_final_artifacts();
     write_run_report();
+    if (graphs_)
+      std::printf("CUDA graphs: %lld captured, %lld steps replayed, %lld eager\n", (long long)graphs_->captures(),
+                  (long long)graphs_->replays(), (long long)graphs_->eager_steps());
   }
   sync_with_writer("final");
   leave_group();
   return 0;
+}
+
+std::string Trainer::graphs_unavailable() const {
+  if (!device_.is_cuda()) return "the device is the CPU";
+  if (!cuda_step_built()) return "this build of Forgery has none (it needs a CUDA LibTorch; the configure output says why)";
+  if (!recipe_->graph_safe_step())
+    return "the " + recipe_name_ + " recipe's step makes decisions on the host (image pools)";
+  if (group_) return "data-parallel steps run eagerly (the gradient all-reduce is not captured)";
+  return "";
+}
+
+void Trainer::setup_graphs() {
+  graphs_.reset();
+  graphs_off_.clear();
+  const std::string mode = config_.get_string("cuda_graphs");
+  if (mode == "off") return;
+  const std::string why = graphs_unavailable();
+  if (!why.empty()) {
+    if (mode == "on") throw UsageError("option cuda_graphs on: " + why);
+    if (device_.is_cuda() && writer()) std::printf("steps: eager (no CUDA graphs: %s)\n", why.c_str());
+    graphs_off_ = why;
+    return;
+  }
+  std::vector<torch::optim::Adam*> optimizers;
+  for (auto& [name, opt] : optimizers_) optimizers.push_back(opt.get());
+  graphs_ = std::make_unique<GraphedSteps>(optimizers);
+  if (writer()) std::printf("steps: CUDA graphs (each batch shape captured after two eager steps, then replayed)\n");
 }
 
 void Trainer::leave_group() {

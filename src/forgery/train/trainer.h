@@ -26,6 +26,7 @@
 namespace forgery {
 
 class BackgroundWriter;
+class GraphedSteps;
 class Checkpoint;
 
 class Trainer {
@@ -107,6 +108,9 @@ class Trainer {
   std::map<std::string, at::Tensor> global_loss_sums();
   std::string running_status() const;
   void evaluate(MetricRow& row, bool* improved);
+  void setup_graphs();
+  // Why cuda_graphs cannot capture this run's steps; empty when they can.
+  std::string graphs_unavailable() const;
 
   Config config_;
   std::filesystem::path run_dir_;
@@ -145,6 +149,10 @@ class Trainer {
   int64_t stop_votes_ = 0;  // ranks asking to stop, agreed in the last gradient all-reduce
   double collective_before_ = 0;  // the group's collective seconds when the epoch began
   c10::IValue gathered_;    // rank 0: every rank's state, from gather_rank_states()
+  // cuda_graphs: the training steps captured as CUDA graphs (none when off or not possible), and
+  // why they are off where auto left them off on a GPU (said once).
+  std::unique_ptr<GraphedSteps> graphs_;
+  std::string graphs_off_;
   // Rank 0 with async_writes: the thread that writes each epoch's files (last, so that it is
   // destroyed first: its job in progress uses the members above).
   std::unique_ptr<BackgroundWriter> background_;

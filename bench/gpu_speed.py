@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Training speed on a GPU, Forgery against the Python programs in the same run, each arm
+alternating with the others (--rounds times). Made for scripts/gpu-check (one call on a lent
+GPU machine: PyTorch 2.x wheel, the build in build-gpu/); runs wherever CUDA and a CUDA build are.
+
+    python3 bench/gpu_speed.py --data MNIST_DIR [--forgery build-gpu/forgery]
+        [--bench build-gpu/bench] [--epochs 20] [--rounds 2] [--steps 40] [--only gan,dcgan]
+
+gan-mnist (the chapter's GAN, batch 512, 118 steps an epoch): seconds per epoch inside the
+epochs (metrics.jsonl) and the process's wall time, for
+  - forgery with CUDA graphs (the default on CUDA), fp32 and tf32;
+  - forgery stepping eagerly (cuda_graphs=off), fp32;
+  - the chapter's Python program (bench/reference/gan_mnist.py; its first epoch, which carries
+    CUDA's start-up, is left out of its per-epoch figure).
+DCGAN 64x64 (batch 128; build-gpu/bench/dcgan_step and bench/reference/dcgan.py on random or
+MNIST batches): images per second for
+  - Python eager, strict fp32 (TF32 off) and as PyTorch ships (TF32 convolutions);
+  - forgery eager fp32 contiguous (the like-for-like arm);
+  - forgery with graphs and channels-last (the trainer's defaults on CUDA) in fp32, tf32, bf16.
+"fp32" means TF32 off for both cuBLAS and cuDNN; "tf32" means on for both.
+
+Writes bench/results/gpu_speed.json and prints Markdown tables for docs/performance.md.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import ROOT, run_quiet, save_result  # noqa: E402
+
+
+def last_json(text):
+    return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+
+
+def gpu_name():
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                              text=True).stdout.strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def forgery_epochs(args, work, name, sets):
+    out = os.path.join(work, name)
+    t0 = time.perf_counter()
+    text = run_quiet([args.forgery, "train", "gan-mnist", "--device", "cuda", "--data", args.data, "--out", out,
+                      "--epochs", str(args.epochs), "--force", "--set", "progress=off"] +
+                     [a for s in sets for a in ("--set", s)])
+    wall = time.perf_counter() - t0
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    per_epoch = [r["seconds"] for r in rows]
+    graphs = [line for line in text.splitlines() if line.startswith("CUDA graphs:")]
+    return {"wall": wall, "in_epochs": sum(per_epoch), "epoch_median": statistics.median(per_epoch[1:] or per_epoch),
+            "graphs": graphs[0] if graphs else ""}
+
+
+def python_epochs(args, work):
+    out = os.path.join(work, "python")
+    t0 = time.perf_counter()
+    text = run_quiet([sys.executable, os.path.join(ROOT, "bench", "reference", "gan_mnist.py"), "--data", args.data,
+                      "--out", out, "--epochs", str(args.python_epochs), "--seed", "0"])
+    wall = time.perf_counter() - t0
+    rows = [json.loads(line) for line in text.splitlines() if line.startswith('{"epoch"')]
+    per_epoch = [r["seconds"] for r in rows]
+    return {"wall": wall, "in_epochs": sum(per_epoch), "epoch_median": statistics.median(per_epoch[1:] or per_epoch)}
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "all": values}
+
+
+def gan(args, work):
+    arms = {
+        "forgery graphs fp32": lambda: forgery_epochs(args, work, "graphs-fp32", ["cuda_graphs=on"]),
+        "forgery graphs tf32": lambda: forgery_epochs(args, work, "graphs-tf32", ["cuda_graphs=on", "precision=tf32"]),
+        "forgery eager fp32": lambda: forgery_epochs(args, work, "eager-fp32", ["cuda_graphs=off"]),
+        "python (chapter program)": lambda: python_epochs(args, work),
+    }
+    got = {k: [] for k in arms}
+    for i in range(args.rounds):
+        for name, fn in arms.items():
+            try:
+                r = fn()
+            except (SystemExit, Exception) as e:  # one arm failing (a missing torchvision) leaves the others
+                print(f"gan-mnist {name}: {e}", flush=True)
+                continue
+            got[name].append(r)
+            print(f"gan-mnist round {i + 1}: {name}: {r['epoch_median']:.3f} s/epoch, wall {r['wall']:.1f} s "
+                  f"{r.get('graphs', '')}", flush=True)
+    out = {}
+    for name, runs in got.items():
+        if runs:
+            out[name] = {"epoch_seconds": summary([r["epoch_median"] for r in runs]),
+                         "wall": summary([r["wall"] for r in runs]), "graphs": runs[-1].get("graphs", "")}
+    return out
+
+
+def dcgan(args):
+    step = os.path.join(args.bench, "dcgan_step")
+    ref = os.path.join(ROOT, "bench", "reference", "dcgan.py")
+    common = ["--size", "64", "--batch", "128", "--steps", str(args.steps), "--device", "cuda"]
+    arms = {
+        "python eager fp32": [sys.executable, ref, "--data", args.data, "--tf32", "off"] + common,
+        "python eager as shipped (TF32 convolutions)": [sys.executable, ref, "--data", args.data] + common,
+        "forgery eager fp32": [step, "--precision", "fp32"] + common,
+        "forgery graphs channels-last fp32": [step, "--precision", "fp32", "--channels-last", "1", "--graphs", "1"] + common,
+        "forgery graphs channels-last tf32": [step, "--precision", "tf32", "--channels-last", "1", "--graphs", "1"] + common,
+        "forgery graphs channels-last bf16": [step, "--precision", "bf16", "--channels-last", "1", "--graphs", "1"] + common,
+    }
+    got = {k: [] for k in arms}
+    for i in range(args.rounds):
+        for name, cmd in arms.items():
+            try:
+                r = last_json(run_quiet(cmd))
+            except (SystemExit, Exception) as e:
+                print(f"dcgan {name}: {e}", flush=True)
+                continue
+            got[name].append(r["images_per_sec"])
+            print(f"dcgan round {i + 1}: {name}: {r['images_per_sec']:.0f} img/s", flush=True)
+    return {k: summary(v) for k, v in got.items() if v}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True, help="folder with the MNIST .gz files")
+    ap.add_argument("--forgery", default=os.path.join(ROOT, "build-gpu", "forgery"))
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build-gpu", "bench"))
+    ap.add_argument("--epochs", type=int, default=20, help="gan-mnist epochs per Forgery run")
+    ap.add_argument("--python-epochs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=40, help="DCGAN steps timed per run")
+    ap.add_argument("--only", default="gan,dcgan")
+    args = ap.parse_args()
+    args.data = os.path.abspath(args.data)
+    parts = args.only.split(",")
+    result = {"machine": platform.node(), "gpu": gpu_name(), "rounds": args.rounds, "epochs": args.epochs}
+    with tempfile.TemporaryDirectory(prefix="forgery-gpu-speed-") as work:
+        if "gan" in parts:
+            result["gan_mnist"] = gan(args, work)
+        if "dcgan" in parts:
+            result["dcgan64"] = dcgan(args)
+    path = save_result("gpu_speed.json", result)
+    print(f"\nwritten: {path}\n")
+    if "gan_mnist" in result:
+        py = result["gan_mnist"].get("python (chapter program)", {}).get("epoch_seconds", {}).get("median")
+        print(f"gan-mnist on {result['gpu']}, {args.epochs} epochs per Forgery run, median of {args.rounds} runs\n")
+        print("| arm | s/epoch (median, range) | wall s | vs Python | graphs |\n|---|---|---|---|---|")
+        for name, r in result["gan_mnist"].items():
+            e = r["epoch_seconds"]
+            ratio = f"{py / e['median']:.1f}x" if py else "-"
+            print(f"| {name} | {e['median']:.3f} ({e['min']:.3f}-{e['max']:.3f}) | {r['wall']['median']:.1f} | "
+                  f"{ratio} | {r['graphs']} |")
+    if "dcgan64" in result:
+        base = result["dcgan64"].get("python eager fp32", {}).get("median")
+        print(f"\nDCGAN 64x64, batch 128, {args.steps} steps per run, median of {args.rounds}\n")
+        print("| arm | img/s (median, range) | vs Python eager fp32 |\n|---|---|---|")
+        for name, r in result["dcgan64"].items():
+            ratio = f"{r['median'] / base:.2f}x" if base else "-"
+            print(f"| {name} | {r['median']:.0f} ({r['min']:.0f}-{r['max']:.0f}) | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
