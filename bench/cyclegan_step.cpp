@@ -3,7 +3,7 @@
 // batch 1, random images, pools of 50), with the optimisers' share, on the CPU or a GPU.
 //
 //   build/bench/cyclegan_step [--size 128|256] [--ngf 64] [--steps 10] [--warmup 2] [--threads 2]
-//                             [--device cpu|cuda]
+//                             [--device cpu|cuda] [--channels-last 0|1] [--precision fp32|tf32|bf16]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bench_options.h"
+#include "forgery/core/precision.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/train/cyclegan_step.h"
 #include "forgery/train/options.h"
@@ -22,8 +23,8 @@ using forgery::bench::TimedOptimizers;
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t size = 128, ngf = 64, steps = 10, warmup = 2, threads = 2;
-  std::string device = "cpu";
+  int64_t size = 128, ngf = 64, steps = 10, warmup = 2, threads = 2, channels_last = 0;
+  std::string device = "cpu", precision = "fp32";
   if (!forgery::bench::BenchOptions()
            .add("size", &size)
            .add("ngf", &ngf)
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
            .add("warmup", &warmup)
            .add("threads", &threads)
            .add("device", &device)
+           .add("channels-last", &channels_last)
+           .add("precision", &precision)
            .parse(argc, argv))
     return 2;
   at::set_num_threads(static_cast<int>(threads));
@@ -49,13 +52,22 @@ int main(int argc, char** argv) {
     net->to(dev);
     for (auto& p : net->parameters()) dp.push_back(p);
   }
+  const auto fmt = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  if (channels_last)
+    for (auto* list : {&gp, &dp})
+      for (auto& p : *list)
+        if (p.dim() == 4) p.set_data(p.data().contiguous(fmt));
+  const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
+  forgery::apply_precision(dev, prec);
   torch::optim::Adam opt_g(gp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   torch::optim::Adam opt_d(dp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   TimedOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
   forgery::ImagePool pool_a(50), pool_b(50);
   auto opts = torch::TensorOptions().device(dev);
-  auto a = torch::rand({1, 3, size, size}, opts) * 2 - 1, b = torch::rand({1, 3, size, size}, opts) * 2 - 1;
+  auto a = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
+  auto b = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
   auto step = [&] {
+    forgery::AutocastScope autocast(dev, prec);
     forgery::cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, a, b, pool_a, pool_b, forgery::CycleGanWeights{},
                            forgery::GanLoss::Lsgan);
   };
@@ -69,9 +81,10 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < steps; ++i) step();
   sync();
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("{\"program\": \"forgery\", \"size\": %lld, \"ngf\": %lld, \"steps\": %lld, \"threads\": %d, "
+  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"size\": %lld, "
+              "\"ngf\": %lld, \"steps\": %lld, \"threads\": %d, "
               "\"seconds\": %.4f, \"iterations_per_sec\": %.3f, \"optimizer_share\": %.3f}\n",
-              (long long)size, (long long)ngf, (long long)steps, at::get_num_threads(), secs, steps / secs,
-              ctx.seconds / secs);
+              precision.c_str(), int(channels_last != 0), (long long)size, (long long)ngf, (long long)steps,
+              at::get_num_threads(), secs, steps / secs, ctx.seconds / secs);
   return 0;
 }

@@ -17,6 +17,10 @@ MNIST batches): images per second for
   - Python eager, strict fp32 (TF32 off) and as PyTorch ships (TF32 convolutions);
   - forgery eager fp32 contiguous (the like-for-like arm);
   - forgery with graphs and channels-last (the trainer's defaults on CUDA) in fp32, tf32, bf16.
+pix2pix (unet_256) and CycleGAN (resnet_9blocks) at 256x256, batch 1, random images: iterations
+per second of the Python references' networks and steps (bench/step_profile.py --speed) and of
+build-gpu/bench/pix2pix_step, cyclegan_step with the same arms (CycleGAN without graphs: its
+image pools decide on the host).
 "fp32" means TF32 off for both cuBLAS and cuDNN; "tf32" means on for both.
 
 Writes bench/results/gpu_speed.json and prints Markdown tables for docs/performance.md.
@@ -103,6 +107,21 @@ def gan(args, work):
     return out
 
 
+def alternate(args, title, arms, key):
+    """Runs each arm's command --rounds times, alternating; the median and range of `key`."""
+    got = {k: [] for k in arms}
+    for i in range(args.rounds):
+        for name, cmd in arms.items():
+            try:
+                r = last_json(run_quiet(cmd))
+            except (SystemExit, Exception) as e:
+                print(f"{title} {name}: {e}", flush=True)
+                continue
+            got[name].append(r[key])
+            print(f"{title} round {i + 1}: {name}: {r[key]:.2f} {key}", flush=True)
+    return {k: summary(v) for k, v in got.items() if v}
+
+
 def dcgan(args):
     step = os.path.join(args.bench, "dcgan_step")
     ref = os.path.join(ROOT, "bench", "reference", "dcgan.py")
@@ -115,17 +134,27 @@ def dcgan(args):
         "forgery graphs channels-last tf32": [step, "--precision", "tf32", "--channels-last", "1", "--graphs", "1"] + common,
         "forgery graphs channels-last bf16": [step, "--precision", "bf16", "--channels-last", "1", "--graphs", "1"] + common,
     }
-    got = {k: [] for k in arms}
-    for i in range(args.rounds):
-        for name, cmd in arms.items():
-            try:
-                r = last_json(run_quiet(cmd))
-            except (SystemExit, Exception) as e:
-                print(f"dcgan {name}: {e}", flush=True)
-                continue
-            got[name].append(r["images_per_sec"])
-            print(f"dcgan round {i + 1}: {name}: {r['images_per_sec']:.0f} img/s", flush=True)
-    return {k: summary(v) for k, v in got.items() if v}
+    return alternate(args, "dcgan", arms, "images_per_sec")
+
+
+def image_to_image(args, model):
+    """pix2pix (unet_256) or CycleGAN (resnet_9blocks) at 256x256, batch 1, random images: the
+    Python reference's networks and step (bench/step_profile.py --speed) against Forgery's."""
+    step = os.path.join(args.bench, f"{model}_step")
+    ref = [sys.executable, os.path.join(ROOT, "bench", "step_profile.py"), "--model", model, "--size", "256",
+           "--device", "cuda", "--speed", str(args.image_steps)]
+    common = ["--size", "256", "--steps", str(args.image_steps), "--device", "cuda"]
+    arms = {
+        "python eager fp32": ref + ["--tf32", "off"],
+        "python eager as shipped (TF32 convolutions)": ref,
+        "forgery eager fp32": [step, "--precision", "fp32"] + common,
+    }
+    # CycleGAN's step decides on the host (image pools): no graphs, as in the trainer.
+    graphs = ["--graphs", "1"] if model == "pix2pix" else []
+    label = "graphs channels-last" if graphs else "eager channels-last"
+    for precision in ("fp32", "tf32", "bf16"):
+        arms[f"forgery {label} {precision}"] = [step, "--precision", precision, "--channels-last", "1"] + graphs + common
+    return alternate(args, model, arms, "iterations_per_sec")
 
 
 def main():
@@ -137,7 +166,8 @@ def main():
     ap.add_argument("--python-epochs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=40, help="DCGAN steps timed per run")
-    ap.add_argument("--only", default="gan,dcgan")
+    ap.add_argument("--image-steps", type=int, default=30, help="pix2pix and CycleGAN iterations timed per run")
+    ap.add_argument("--only", default="gan,dcgan,pix2pix,cyclegan")
     args = ap.parse_args()
     args.data = os.path.abspath(args.data)
     parts = args.only.split(",")
@@ -147,6 +177,9 @@ def main():
             result["gan_mnist"] = gan(args, work)
         if "dcgan" in parts:
             result["dcgan64"] = dcgan(args)
+        for model in ("pix2pix", "cyclegan"):
+            if model in parts:
+                result[f"{model}256"] = image_to_image(args, model)
     path = save_result("gpu_speed.json", result)
     print(f"\nwritten: {path}\n")
     if "gan_mnist" in result:
@@ -158,13 +191,19 @@ def main():
             ratio = f"{py / e['median']:.1f}x" if py else "-"
             print(f"| {name} | {e['median']:.3f} ({e['min']:.3f}-{e['max']:.3f}) | {r['wall']['median']:.1f} | "
                   f"{ratio} | {r['graphs']} |")
-    if "dcgan64" in result:
-        base = result["dcgan64"].get("python eager fp32", {}).get("median")
-        print(f"\nDCGAN 64x64, batch 128, {args.steps} steps per run, median of {args.rounds}\n")
-        print("| arm | img/s (median, range) | vs Python eager fp32 |\n|---|---|---|")
-        for name, r in result["dcgan64"].items():
+    titles = {"dcgan64": f"DCGAN 64x64, batch 128, {args.steps} steps per run: images/s",
+              "pix2pix256": f"pix2pix unet_256 + PatchGAN, 256x256, batch 1, {args.image_steps} steps per run: iterations/s",
+              "cyclegan256": f"CycleGAN resnet_9blocks + PatchGANs, 256x256, batch 1, {args.image_steps} steps per run: "
+                             "iterations/s"}
+    for part, title in titles.items():
+        if part not in result:
+            continue
+        base = result[part].get("python eager fp32", {}).get("median")
+        print(f"\n{title}, median of {args.rounds}\n")
+        print("| arm | median (range) | vs Python eager fp32 |\n|---|---|---|")
+        for name, r in result[part].items():
             ratio = f"{r['median'] / base:.2f}x" if base else "-"
-            print(f"| {name} | {r['median']:.0f} ({r['min']:.0f}-{r['max']:.0f}) | {ratio} |")
+            print(f"| {name} | {r['median']:.1f} ({r['min']:.1f}-{r['max']:.1f}) | {ratio} |")
 
 
 if __name__ == "__main__":

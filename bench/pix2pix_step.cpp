@@ -3,7 +3,10 @@
 // the time spent in the optimiser steps, on the CPU or a GPU.
 //
 //   build/bench/pix2pix_step [--size 128|256] [--steps 20] [--warmup 3] [--threads 2] [--device cpu|cuda]
-//                            [--channels-last 0|1]
+//                            [--channels-last 0|1] [--precision fp32|tf32|bf16] [--graphs 0|1]
+// --graphs 1 (CUDA): the step captured as a CUDA graph and replayed (forgery::GraphedSteps, as the
+// trainer's cuda_graphs option; its two eager steps and the capture fall in the warm-up; the
+// optimisers' share is then not measured and shows 0).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -11,7 +14,9 @@
 #include <string>
 
 #include "bench_options.h"
+#include "forgery/core/precision.h"
 #include "forgery/models/image_nets.h"
+#include "forgery/train/cuda_step.h"
 #include "forgery/train/options.h"
 #include "timed_optimizers.h"
 #include "forgery/train/pix2pix_step.h"
@@ -22,8 +27,8 @@ using forgery::bench::TimedOptimizers;
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t size = 128, steps = 20, warmup = 3, threads = 2, channels_last = 0;
-  std::string device = "cpu";
+  int64_t size = 128, steps = 20, warmup = 3, threads = 2, channels_last = 0, graphs = 0;
+  std::string device = "cpu", precision = "fp32";
   if (!forgery::bench::BenchOptions()
            .add("size", &size)
            .add("steps", &steps)
@@ -31,6 +36,8 @@ int main(int argc, char** argv) {
            .add("threads", &threads)
            .add("device", &device)
            .add("channels-last", &channels_last)
+           .add("precision", &precision)
+           .add("graphs", &graphs)
            .parse(argc, argv))
     return 2;
   at::set_num_threads(static_cast<int>(threads));
@@ -54,7 +61,27 @@ int main(int argc, char** argv) {
   auto opts = torch::TensorOptions().device(dev);
   auto a = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
   auto b = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
-  auto step = [&] { forgery::pix2pix_step(*G, *D, ctx, a, b, forgery::GanLoss::BceLogits, 100.0); };
+  const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
+  forgery::apply_precision(dev, prec);
+  const forgery::Batch data{{"A", a}, {"B", b}};
+  auto one_step = [&](const forgery::Batch& x) {
+    forgery::AutocastScope autocast(dev, prec);
+    auto l = forgery::pix2pix_step(*G, *D, ctx, x.at("A"), x.at("B"), forgery::GanLoss::BceLogits, 100.0);
+    return std::vector<forgery::LossValue>{{"G_GAN", l.g_gan}, {"G_L1", l.g_l1}, {"D_real", l.d_real}, {"D_fake", l.d_fake}};
+  };
+  std::unique_ptr<forgery::GraphedSteps> graphed;
+  if (graphs) {
+    try {
+      graphed = std::make_unique<forgery::GraphedSteps>(std::vector<torch::optim::Adam*>{&opt_g, &opt_d});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "pix2pix_step --graphs 1: %s\n", e.what());
+      return 2;
+    }
+  }
+  auto step = [&] {
+    if (graphed) graphed->run(data, one_step);
+    else one_step(data);
+  };
   auto sync = [&] {
     if (dev.is_cuda()) torch::cuda::synchronize();
   };
@@ -68,8 +95,10 @@ int main(int argc, char** argv) {
   int64_t params = 0;
   for (const auto& p : G->parameters()) params += p.numel();
   for (const auto& p : D->parameters()) params += p.numel();
-  std::printf("{\"program\": \"forgery\", \"size\": %lld, \"steps\": %lld, \"threads\": %d, \"parameters\": %lld, "
+  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"graphs\": %lld, "
+              "\"size\": %lld, \"steps\": %lld, \"threads\": %d, \"parameters\": %lld, "
               "\"seconds\": %.4f, \"iterations_per_sec\": %.3f, \"optimizer_share\": %.3f}\n",
+              precision.c_str(), int(channels_last != 0), (long long)(graphed ? graphed->captures() : 0),
               (long long)size, (long long)steps, at::get_num_threads(), (long long)params, secs, steps / secs,
               ctx.seconds / secs);
   return 0;

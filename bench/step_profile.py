@@ -5,11 +5,17 @@ resnet_9blocks at 256, pix2pix unet_128 / unet_256), the operators with the most
 convolutions' share bounds what any program running the same kernels can gain over it.
 
     /usr/bin/python3 bench/step_profile.py --model cyclegan|pix2pix [--size 128] [--threads 2]
+
+With --speed N it times N iterations instead (after 3 warm-up ones) and prints one JSON line
+with iterations per second, on --device cpu or cuda (--tf32 default|on|off as in
+bench/reference/dcgan.py): the Python side of bench/gpu_speed.py's pix2pix and CycleGAN rows.
 """
 import argparse
 import itertools
+import json
 import os
 import sys
+import time
 
 import torch
 
@@ -23,16 +29,23 @@ def main():
     ap.add_argument("--model", choices=("cyclegan", "pix2pix"), default="cyclegan")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--speed", type=int, default=0, help="time this many iterations instead of profiling")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tf32", choices=["default", "on", "off"], default="default")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    a = torch.rand(1, 3, args.size, args.size) * 2 - 1
-    b = torch.rand(1, 3, args.size, args.size) * 2 - 1
+    if args.tf32 != "default":
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
+    dev = torch.device(args.device)
+    a = (torch.rand(1, 3, args.size, args.size) * 2 - 1).to(dev)
+    b = (torch.rand(1, 3, args.size, args.size) * 2 - 1).to(dev)
     if args.model == "cyclegan":
         blocks = "resnet_6blocks" if args.size <= 128 else "resnet_9blocks"
-        nets = (cg.make_generator(blocks, 3, 3, 64), cg.make_generator(blocks, 3, 3, 64),
-                p2p.make_discriminator("basic", 3, 64, norm="instance"),
-                p2p.make_discriminator("basic", 3, 64, norm="instance"))
+        nets = tuple(n.to(dev) for n in (cg.make_generator(blocks, 3, 3, 64), cg.make_generator(blocks, 3, 3, 64),
+                                          p2p.make_discriminator("basic", 3, 64, norm="instance"),
+                                          p2p.make_discriminator("basic", 3, 64, norm="instance")))
         opt_g = torch.optim.Adam(itertools.chain(nets[0].parameters(), nets[1].parameters()), lr=2e-4, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(itertools.chain(nets[2].parameters(), nets[3].parameters()), lr=2e-4, betas=(0.5, 0.999))
         pools, loss = (cg.ImagePool(50), cg.ImagePool(50)), p2p.GanLoss("lsgan")
@@ -40,14 +53,29 @@ def main():
         def step():
             cg.cyclegan_step(nets, opt_g, opt_d, a, b, pools, loss)
     else:
-        G = p2p.make_generator("unet_128" if args.size <= 128 else "unet_256", 3, 3)
-        D = p2p.make_discriminator("basic", 6)
+        G = p2p.make_generator("unet_128" if args.size <= 128 else "unet_256", 3, 3).to(dev)
+        D = p2p.make_discriminator("basic", 6).to(dev)
         opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         loss = p2p.GanLoss("vanilla")
 
         def step():
             p2p.pix2pix_step(G, D, opt_g, opt_d, a, b, loss)
+    if args.speed:
+        for _ in range(3):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(args.speed):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        secs = time.perf_counter() - t0
+        print(json.dumps({"program": "python", "model": args.model, "size": args.size, "device": args.device,
+                          "tf32_conv": torch.backends.cudnn.allow_tf32, "steps": args.speed, "seconds": secs,
+                          "iterations_per_sec": args.speed / secs}))
+        return
     for _ in range(2):
         step()
     with torch.autograd.profiler.profile() as prof:
