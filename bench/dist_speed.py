@@ -4,7 +4,7 @@ worker processes (Gloo over 127.0.0.1), with the share of each epoch rank 0 spen
 collectives (gradient all-reduce and waiting for the other ranks), in alternating runs.
 
     /usr/bin/python3 bench/dist_speed.py [--model gan-mnist|pix2pix] [--epochs 2] [--rounds 3]
-        [--device cpu|cuda]
+        [--device cpu|cuda] [--forgery BINARY]
 
 gan-mnist trains on ../shared/datasets/mnist (batch 512); pix2pix on facades at 128x128 with a
 global batch of 2 (one image per rank with two ranks). The same global batch in every
@@ -30,7 +30,7 @@ def train(args, out, nproc, threads):
     else:
         cmd = ["train", "pix2pix-facades-128", "--data", args.data or os.path.join(DATA, "facades"),
                "--set", "batch_size=2"]
-    cmd = [os.path.join(ROOT, "build", "forgery")] + cmd + [
+    cmd = [args.forgery] + cmd + [
         "--epochs", str(args.epochs), "--out", out, "--force", "--set", "progress=off",
         "--set", f"threads={threads}", "--device", args.device]
     if nproc > 1:
@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--nproc", type=int, default=2)
+    ap.add_argument("--forgery", default=os.path.join(ROOT, "build", "forgery"), help="the binary (build-gpu/forgery on a GPU machine)")
     args = ap.parse_args()
     cores = os.cpu_count() or 2
     per_rank = max(1, cores // args.nproc)
