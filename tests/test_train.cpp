@@ -371,6 +371,58 @@ TEST_F(Train, BackgroundWritesHoldTheEpochsStateWhileTheNextEpochTrains) {
   EXPECT_TRUE(fs::exists(dir / "losses.png") || !plot_supported());
 }
 
+// Files that take longer to write than an epoch to train (a small model on a GPU): the writer
+// of epoch 1 is held into epoch 4, so epochs 2 and 3 end while it is busy and leave their
+// checkpoint, weights, plot and report to a later epoch instead of waiting. Every epoch's
+// picture and metrics row are still written, the run's files are the synchronous run's, and a
+// stop in epoch 4 writes what epochs 2 and 3 held back and resumes exactly.
+TEST_F(Train, WritesSlowerThanEpochsAreLeftToALaterEpoch) {
+  fs::path sync = run("sync", config(5, {"async_writes=false"}));
+  for (const bool stop : {false, true}) {
+    SCOPED_TRACE(stop ? "stopped in epoch 4" : "straight");
+    fs::path dir = tmp_ / (stop ? "stopped" : "folded");
+    prepare_output_dir(dir, false);
+    std::atomic<int64_t> step{0};
+    {
+      Trainer t(config(5), dir);
+      t.start_new();
+      t.after_step = [&](int64_t s) {
+        step = s;
+        if (stop && s == 7) request_stop(SIGINT);  // epoch 4's first step
+      };
+      t.before_background_write = [&](int64_t epoch) {
+        if (epoch != 1) return;
+        while (step < 7) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      };
+      EXPECT_EQ(t.train(), stop ? 128 + SIGINT : 0);
+      EXPECT_GE(t.folded_epochs(), 2);
+    }
+    clear_stop_request();
+    if (stop) {
+      Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+      EXPECT_EQ(ck.get_int("epoch"), 3);
+      EXPECT_EQ(ck.get_int("global_step"), 7);
+      for (const char* f : {"samples/epoch_0001.png", "samples/epoch_0002.png", "samples/epoch_0003.png"})
+        EXPECT_TRUE(fs::exists(dir / f)) << f;
+      MetricsLog m(dir);
+      m.load();
+      EXPECT_EQ(m.rows().size(), 3u);
+      Trainer t(ck.config(), dir);
+      t.restore(ck);
+      EXPECT_EQ(t.train(), 0);
+    }
+    EXPECT_EQ(Checkpoint::read(dir / "checkpoints/last.pt").get_int("epoch"), 5);
+    for (const char* f : {"weights/generator.pt", "weights/discriminator.pt", "samples/epoch_0001.png",
+                          "samples/epoch_0002.png", "samples/epoch_0003.png", "samples/epoch_0005.png", "progress.gif"})
+      EXPECT_EQ(test::read_bytes(sync / f), test::read_bytes(dir / f)) << f;
+    MetricsLog ma(sync), mb(dir);
+    ma.load();
+    mb.load();
+    EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
+    EXPECT_EQ(ma.column("d_real"), mb.column("d_real"));
+  }
+}
+
 TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
   n_images_ = 1100;  // 3 batches per epoch
   test::write_fake_mnist(tmp_ / "data", n_images_, 20);

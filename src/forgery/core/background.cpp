@@ -77,4 +77,17 @@ void BackgroundWriter::wait() {
   wait_locked(lock);
 }
 
+bool BackgroundWriter::busy() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return busy_;
+}
+
+void BackgroundWriter::check() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error_) {
+    reported_ = true;
+    std::rethrow_exception(error_);
+  }
+}
+
 }  // namespace forgery

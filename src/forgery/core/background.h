@@ -26,6 +26,10 @@ class BackgroundWriter {
   void post(std::function<void()> job);
   // Until the job posted last has finished; rethrows what a job threw (then every call does).
   void wait();
+  // Whether a job is still running (post() would wait for it).
+  bool busy();
+  // Rethrows what a job threw, without waiting for the one running.
+  void check();
 
  private:
   void loop();

@@ -624,6 +624,8 @@ int Trainer::train() {
         bar.finish();
         seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (background_) background_->wait();  // the last epoch's files first, then this one
+        if (writer()) write_deferred();
+        state_deferred_ = false;
         save_last_checkpoint();
         if (writer()) {
           write_weights();
@@ -643,6 +645,14 @@ int Trainer::train() {
     end_epoch(seconds);
     if ((group_ ? stop_votes_ > 0 : stop_requested()) && epoch_ < epochs) {
       if (background_) background_->wait();
+      if (state_deferred_) {
+        // The stop came after this epoch left its files to a later one: written now.
+        write_deferred();
+        state_deferred_ = false;
+        save_last_checkpoint();
+        write_weights();
+        write_run_report();
+      }
       if (writer())
         std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
                      (long long)epoch_, run_dir_.c_str());
@@ -657,6 +667,9 @@ int Trainer::train() {
     if (graphs_)
       std::printf("CUDA graphs: %lld captured, %lld steps replayed, %lld eager\n", (long long)graphs_->captures(),
                   (long long)graphs_->replays(), (long long)graphs_->eager_steps());
+    if (folded_epochs_ > 0)
+      std::printf("checkpoints: %lld epochs left theirs to a later epoch (writing was slower than training)\n",
+                  (long long)folded_epochs_);
   }
   sync_with_writer("final");
   leave_group();
@@ -749,8 +762,9 @@ void Trainer::end_epoch(double seconds) {
   }
   bool improved = false;
   if (writer()) {
-    // The previous epoch's files are written (and metrics_ is this thread's again).
-    if (background_) background_->wait();
+    // The jobs write from copies (the metrics too): no waiting for the previous epoch's files
+    // here, but a write that failed stops the run now.
+    if (background_) background_->check();
     std::printf("epoch %lld/%lld%s  %.1f s  %.1f img/s\n", (long long)epoch_, (long long)config_.get_int("epochs"),
                 line.c_str(), seconds, ips);
     std::fflush(stdout);
@@ -767,6 +781,19 @@ void Trainer::end_epoch(double seconds) {
   if (writer()) picture = epoch_picture();
   // The other ranks wait (without a collective's timeout) while rank 0 evaluates and draws.
   sync_with_writer("epoch/" + std::to_string(global_step_) + "/artifacts");
+  const int64_t every = config_.get_int("checkpoint_every");
+  const bool numbered = every > 0 && epoch_ % every == 0;
+  // One process whose files take longer to write than an epoch to train (a small model on a
+  // GPU): rather than wait, a plain epoch's checkpoint, weights, loss plot and report are left
+  // to the next epoch whose writer is free (its picture and metrics row are written with that
+  // epoch's files). Never the last epoch, a best or numbered one, or one the run stops after.
+  if (writer() && background_ && !group_ && !improved && !numbered && epoch_ < config_.get_int("epochs") &&
+      !stop_requested() && background_->busy()) {
+    if (picture) deferred_pictures_.emplace_back(epoch_, std::move(*picture));
+    state_deferred_ = true;
+    ++folded_epochs_;
+    return;
+  }
   std::optional<c10::impl::GenericDict> checkpoint = checkpoint_dict();
   if (!writer()) {
     sync_with_writer("epoch/" + std::to_string(global_step_) + "/saved");
@@ -776,16 +803,18 @@ void Trainer::end_epoch(double seconds) {
   // plot, last.pt, its other names (links, not second writes of a large file), the weights,
   // the report. On the background thread they are written from copies while the next epoch
   // trains.
-  const int64_t every = config_.get_int("checkpoint_every");
-  const bool numbered = every > 0 && epoch_ % every == 0;
   c10::impl::GenericDict state = *checkpoint;
   if (background_) state = owned_copy(state).toGenericDict();
-  auto write = [this, picture = std::move(picture), state = std::move(state), improved, numbered,
+  std::vector<std::pair<int64_t, Image>> pictures = std::move(deferred_pictures_);
+  deferred_pictures_.clear();
+  state_deferred_ = false;
+  if (picture) pictures.emplace_back(epoch_, std::move(*picture));
+  auto write = [this, pictures = std::move(pictures), metrics = metrics_, state = std::move(state), improved, numbered,
                 epoch = epoch_, info = report_info()]() {
     if (before_background_write) before_background_write(epoch);
-    metrics_.save();
-    if (picture) write_png(run_dir_ / "samples" / epoch_file("epoch_", epoch, ".png"), *picture);
-    write_loss_plot();
+    metrics.save();
+    for (const auto& [e, image] : pictures) write_png(run_dir_ / "samples" / epoch_file("epoch_", e, ".png"), image);
+    write_loss_plot(metrics);
     const fs::path last = run_dir_ / "checkpoints" / "last.pt";
     save_torch_file(last, state);
     if (improved) atomic_link_or_copy(last, run_dir_ / "checkpoints" / "best.pt");
@@ -813,16 +842,24 @@ std::optional<Image> Trainer::epoch_picture() {
   return make_grid(visual->images, visual->nrow, visual->padding);
 }
 
-void Trainer::write_loss_plot() {
+void Trainer::write_loss_plot(const MetricsLog& metrics) {
   if (!plot_supported()) return;
   PlotSpec plot;
   plot.title = "Losses";
   plot.x_label = "epoch";
   plot.y_label = "mean loss";
-  auto x = metrics_.column("epoch");
+  auto x = metrics.column("epoch");
   for (const auto& l : losses_)
-    if (l.plot) plot.series.push_back({l.label, x, metrics_.column(l.name)});
+    if (l.plot) plot.series.push_back({l.label, x, metrics.column(l.name)});
   write_line_plot(plot, run_dir_ / "losses.png", run_dir_ / "losses.svg");
+}
+
+void Trainer::write_deferred() {
+  for (const auto& [e, image] : deferred_pictures_)
+    write_png(run_dir_ / "samples" / epoch_file("epoch_", e, ".png"), image);
+  deferred_pictures_.clear();
+  metrics_.save();
+  write_loss_plot(metrics_);
 }
 
 void Trainer::write_final_artifacts() {

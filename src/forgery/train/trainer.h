@@ -68,6 +68,8 @@ class Trainer {
   const std::string& recipe_name() const { return recipe_name_; }
   torch::nn::Module& network(const std::string& name);
   torch::optim::Adam& optimizer(const std::string& name);
+  // Epochs whose checkpoint and files were left to a later epoch (writes slower than training).
+  int64_t folded_epochs() const { return folded_epochs_; }
   const Config& config() const { return config_; }
   int64_t epochs_done() const { return epoch_; }
   int64_t global_step() const { return global_step_; }
@@ -82,7 +84,10 @@ class Trainer {
   void set_learning_rates();
   // The epoch's picture from the recipe's visuals (on this thread: it runs the networks).
   std::optional<Image> epoch_picture();
-  void write_loss_plot();
+  void write_loss_plot(const MetricsLog& metrics);
+  // What epochs that left their files to a later one hold in memory (pictures, metrics rows),
+  // written on this thread (a stop).
+  void write_deferred();
   void write_final_artifacts();
   void write_weights();
   void finish_interrupted_epoch_end();
@@ -153,6 +158,11 @@ class Trainer {
   // why they are off where auto left them off on a GPU (said once).
   std::unique_ptr<GraphedSteps> graphs_;
   std::string graphs_off_;
+  // Epochs whose files were left to a later epoch because the writer was still busy: their
+  // pictures, whether the newest state is unsaved, and how many epochs did so in this process.
+  std::vector<std::pair<int64_t, Image>> deferred_pictures_;
+  bool state_deferred_ = false;
+  int64_t folded_epochs_ = 0;
   // Rank 0 with async_writes: the thread that writes each epoch's files (last, so that it is
   // destroyed first: its job in progress uses the members above).
   std::unique_ptr<BackgroundWriter> background_;
