@@ -238,21 +238,20 @@ struct GraphedSteps::Impl {
     on_side_stream([&] {
       g->graph->capture_begin();
       capturing = true;
+      bool ended = false;
       try {
         g->outputs = step(g->inputs);
-      } catch (...) {
         capturing = false;
-        try {
-          g->graph->capture_end();
-        } catch (...) {
-        }
-        restore();
-        throw;
-      }
-      capturing = false;
-      try {
+        ended = true;
         g->graph->capture_end();
       } catch (...) {
+        capturing = false;
+        if (!ended) {
+          try {
+            g->graph->capture_end();  // the stream leaves capture mode
+          } catch (...) {
+          }
+        }
         restore();
         throw;
       }
