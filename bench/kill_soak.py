@@ -71,7 +71,7 @@ def write_pairs(folder, n_train=6, n_val=2, side=128, seed=0):
 
 def train_command(args, data, out):
     common = ["--out", out, "--force", "--epochs", str(args.epochs), "--threads", "1", "--data", data,
-              "--set", f"seed={args.seed}", "--set", "progress=off"]
+              "--set", f"seed={args.seed}", "--set", "progress=off"] + [a for kv in args.set for a in ("--set", kv)]
     if args.model == "gan":
         return [FORGERY, "train", "gan-mnist"] + common
     return [FORGERY, "train", "pix2pix-facades-128"] + common + [
@@ -149,6 +149,10 @@ def main():
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="keep the runs here (default: a temporary folder, removed)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an option for every run (e.g. width=16: epochs shorter than their writes, so that "
+                         "epochs leave their checkpoints to later ones)")
+    ap.add_argument("--tag", default="", help="results file suffix: kill_soak-MODEL[-TAG].json")
     args = ap.parse_args()
     args.epochs = args.epochs or (20 if args.model == "gan" else 12)
     work = args.work or tempfile.mkdtemp(prefix="kill-soak-")
@@ -206,7 +210,8 @@ def main():
                "starts": starts, "completed_runs": runs, "uninterrupted_run_s": round(full, 2),
                "problems": problems, "kill_log": kill_log}
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", f"kill_soak-{args.model}.json"), "w") as f:
+    name = f"kill_soak-{args.model}" + (f"-{args.tag}" if args.tag else "") + ".json"
+    with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
     print(f"{args.model}: {kills} kills ({in_write} while a file was being written), {starts} starts, {runs} "
