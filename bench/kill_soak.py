@@ -150,8 +150,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="keep the runs here (default: a temporary folder, removed)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="an option for every run (e.g. width=16: epochs shorter than their writes, so that "
-                         "epochs leave their checkpoints to later ones)")
+                    help="an option for every run (e.g. width=16 with --epochs 150: epochs shorter than their "
+                         "writes, so that epochs leave their checkpoints to later ones; keep the run long against "
+                         "its start-up, as kills land in the first half of an uninterrupted run's time)")
     ap.add_argument("--tag", default="", help="results file suffix: kill_soak-MODEL[-TAG].json")
     args = ap.parse_args()
     args.epochs = args.epochs or (20 if args.model == "gan" else 12)
