@@ -14,9 +14,9 @@
 #include <string>
 
 #include "bench_options.h"
+#include "graphed_step.h"
 #include "forgery/core/precision.h"
 #include "forgery/models/registry.h"
-#include "forgery/train/cuda_step.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
 
@@ -74,19 +74,8 @@ int main(int argc, char** argv) {
                                 torch::randn({batch_size(b), 100}, opts));
     return std::vector<forgery::LossValue>{{"loss_d", st.loss_d}, {"loss_g", st.loss_g}};
   };
-  std::unique_ptr<forgery::GraphedSteps> graphed;
-  if (graphs) {
-    try {
-      graphed = std::make_unique<forgery::GraphedSteps>(std::vector<torch::optim::Adam*>{&opt_g, &opt_d});
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "dcgan_step --graphs 1: %s\n", e.what());
-      return 2;
-    }
-  }
-  auto step = [&] {
-    if (graphed) graphed->run(data, one_step);
-    else one_step(data);
-  };
+  forgery::bench::GraphedStep step(data, one_step);
+  if (graphs && !step.use_graphs("dcgan_step", {&opt_g, &opt_d})) return 2;
   auto sync = [&] {
     if (dev.is_cuda()) torch::cuda::synchronize();
   };
@@ -99,7 +88,7 @@ int main(int argc, char** argv) {
   std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"graphs\": %lld, "
               "\"size\": %lld, \"batch\": %lld, \"steps\": %lld, \"threads\": %d, "
               "\"seconds\": %.4f, \"images_per_sec\": %.2f}\n",
-              precision.c_str(), int(channels_last != 0), (long long)(graphed ? graphed->captures() : 0), (long long)size,
+              precision.c_str(), int(channels_last != 0), (long long)step.captures(), (long long)size,
               (long long)batch, (long long)steps, at::get_num_threads(), secs, steps * batch / secs);
   return 0;
 }

@@ -14,9 +14,9 @@
 #include <string>
 
 #include "bench_options.h"
+#include "graphed_step.h"
 #include "forgery/core/precision.h"
 #include "forgery/models/image_nets.h"
-#include "forgery/train/cuda_step.h"
 #include "forgery/train/options.h"
 #include "timed_optimizers.h"
 #include "forgery/train/pix2pix_step.h"
@@ -69,19 +69,8 @@ int main(int argc, char** argv) {
     auto l = forgery::pix2pix_step(*G, *D, ctx, x.at("A"), x.at("B"), forgery::GanLoss::BceLogits, 100.0);
     return std::vector<forgery::LossValue>{{"G_GAN", l.g_gan}, {"G_L1", l.g_l1}, {"D_real", l.d_real}, {"D_fake", l.d_fake}};
   };
-  std::unique_ptr<forgery::GraphedSteps> graphed;
-  if (graphs) {
-    try {
-      graphed = std::make_unique<forgery::GraphedSteps>(std::vector<torch::optim::Adam*>{&opt_g, &opt_d});
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "pix2pix_step --graphs 1: %s\n", e.what());
-      return 2;
-    }
-  }
-  auto step = [&] {
-    if (graphed) graphed->run(data, one_step);
-    else one_step(data);
-  };
+  forgery::bench::GraphedStep step(data, one_step);
+  if (graphs && !step.use_graphs("pix2pix_step", {&opt_g, &opt_d})) return 2;
   auto sync = [&] {
     if (dev.is_cuda()) torch::cuda::synchronize();
   };
@@ -98,7 +87,7 @@ int main(int argc, char** argv) {
   std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"graphs\": %lld, "
               "\"size\": %lld, \"steps\": %lld, \"threads\": %d, \"parameters\": %lld, "
               "\"seconds\": %.4f, \"iterations_per_sec\": %.3f, \"optimizer_share\": %.3f}\n",
-              precision.c_str(), int(channels_last != 0), (long long)(graphed ? graphed->captures() : 0),
+              precision.c_str(), int(channels_last != 0), (long long)step.captures(),
               (long long)size, (long long)steps, at::get_num_threads(), (long long)params, secs, steps / secs,
               ctx.seconds / secs);
   return 0;
