@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
-#include <sstream>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -156,17 +156,24 @@ StepCounts step_counts(const std::vector<torch::optim::Adam*>& optimizers) {
   return out;
 }
 
-std::string describe(const at::Tensor& t) {
-  std::ostringstream o;
-  o << t.sizes() << t.strides() << c10::toString(t.scalar_type()) << t.device();
-  return o.str();
-}
+// What a captured step depends on besides the tensors' contents: the batch's names, shapes,
+// strides, types and devices, and the optimisers' learning rates, betas and eps (arguments of
+// the captured Adam kernels). Plain numbers, compared at every step without formatting.
+struct StepKey {
+  std::vector<std::string> names;
+  std::vector<int64_t> layout;
+  std::vector<double> hyper;
+  bool operator==(const StepKey& o) const { return layout == o.layout && hyper == o.hyper && names == o.names; }
+  bool operator<(const StepKey& o) const {
+    return std::tie(layout, hyper, names) < std::tie(o.layout, o.hyper, o.names);
+  }
+};
 
 }  // namespace
 
 struct GraphedSteps::Impl {
   struct Graph {
-    std::string key;
+    StepKey key;
     std::unique_ptr<at::cuda::CUDAGraph> graph;
     Batch inputs;                                   // what the graph reads: each batch is copied in
     std::vector<LossValue> outputs;                 // what the captured step returned
@@ -180,22 +187,28 @@ struct GraphedSteps::Impl {
   c10::DeviceIndex device = 0;
   c10::optional<c10::cuda::CUDAStream> side;
   std::vector<std::unique_ptr<Graph>> graphs;
-  std::map<std::string, int> sightings;  // eager runs of each key so far
+  std::map<StepKey, int> sightings;  // eager runs of each key so far
   uint64_t clock = 0;
   int64_t n_captures = 0, n_replays = 0, n_eager = 0;
   std::string reason;
 
-  std::string key_of(const Batch& batch) const {
-    std::ostringstream o;
-    for (const auto& [name, t] : batch) o << name << describe(t) << ';';
-    // Learning rates and betas are arguments of the captured Adam kernels.
+  StepKey key_of(const Batch& batch) const {
+    StepKey k;
+    for (const auto& [name, t] : batch) {
+      k.names.push_back(name);
+      k.layout.push_back(t.dim());
+      k.layout.insert(k.layout.end(), t.sizes().begin(), t.sizes().end());
+      k.layout.insert(k.layout.end(), t.strides().begin(), t.strides().end());
+      k.layout.push_back(static_cast<int64_t>(t.scalar_type()));
+      k.layout.push_back(static_cast<int64_t>(t.device().type()));
+      k.layout.push_back(t.device().index());
+    }
     for (auto* opt : optimizers)
       for (auto& group : opt->param_groups()) {
         auto& a = static_cast<torch::optim::AdamOptions&>(group.options());
-        o.precision(17);
-        o << a.lr() << ',' << std::get<0>(a.betas()) << ',' << std::get<1>(a.betas()) << ',' << a.eps() << ';';
+        k.hyper.insert(k.hyper.end(), {a.lr(), std::get<0>(a.betas()), std::get<1>(a.betas()), a.eps()});
       }
-    return o.str();
+    return k;
   }
 
   // Work on the side stream, ordered after what the current stream has queued and before
@@ -214,7 +227,7 @@ struct GraphedSteps::Impl {
     return out;
   }
 
-  Graph& capture(const std::string& key, const Batch& batch, const StepFn& step) {
+  Graph& capture(const StepKey& key, const Batch& batch, const StepFn& step) {
     if (graphs.size() >= max_graphs) {
       // The least recently used goes; its last replay must be done before it is destroyed.
       auto lru = std::min_element(graphs.begin(), graphs.end(),
@@ -318,7 +331,7 @@ std::vector<LossValue> GraphedSteps::run(const Batch& batch, const StepFn& step)
     ++m.n_eager;
     return step(batch);
   }
-  const std::string key = m.key_of(batch);
+  const StepKey key = m.key_of(batch);
   for (auto& g : m.graphs)
     if (g->key == key) return m.replay(*g, batch, false);
   if (m.sightings[key]++ < m.warmup) {
