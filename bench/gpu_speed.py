@@ -167,19 +167,27 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=40, help="DCGAN steps timed per run")
     ap.add_argument("--image-steps", type=int, default=30, help="pix2pix and CycleGAN iterations timed per run")
+    ap.add_argument("--image-rounds", type=int, help="rounds for pix2pix and CycleGAN (default: --rounds)")
     ap.add_argument("--only", default="gan,dcgan,pix2pix,cyclegan")
     args = ap.parse_args()
     args.data = os.path.abspath(args.data)
     parts = args.only.split(",")
     result = {"machine": platform.node(), "gpu": gpu_name(), "rounds": args.rounds, "epochs": args.epochs}
+    # Written after every part, so that a run stopped by a time limit keeps what it measured.
     with tempfile.TemporaryDirectory(prefix="forgery-gpu-speed-") as work:
         if "gan" in parts:
             result["gan_mnist"] = gan(args, work)
+            save_result("gpu_speed.json", result)
         if "dcgan" in parts:
             result["dcgan64"] = dcgan(args)
+            save_result("gpu_speed.json", result)
+        rounds = args.rounds
+        args.rounds = args.image_rounds or rounds
         for model in ("pix2pix", "cyclegan"):
             if model in parts:
                 result[f"{model}256"] = image_to_image(args, model)
+                save_result("gpu_speed.json", result)
+        args.rounds = rounds
     path = save_result("gpu_speed.json", result)
     print(f"\nwritten: {path}\n")
     if "gan_mnist" in result:
@@ -199,7 +207,8 @@ def main():
         if part not in result:
             continue
         base = result[part].get("python eager fp32", {}).get("median")
-        print(f"\n{title}, median of {args.rounds}\n")
+        n = args.rounds if part == "dcgan64" else (args.image_rounds or args.rounds)
+        print(f"\n{title}, median of {n}\n")
         print("| arm | median (range) | vs Python eager fp32 |\n|---|---|---|")
         for name, r in result[part].items():
             ratio = f"{r['median'] / base:.2f}x" if base else "-"
