@@ -109,6 +109,8 @@ def gan(args, work):
 
 def alternate(args, title, arms, key):
     """Runs each arm's command --rounds times, alternating; the median and range of `key`."""
+    if args.arms:  # only the arms whose names hold one of these words
+        arms = {k: v for k, v in arms.items() if any(w in k for w in args.arms.split(","))}
     got = {k: [] for k in arms}
     for i in range(args.rounds):
         for name, cmd in arms.items():
@@ -169,6 +171,8 @@ def main():
     ap.add_argument("--image-steps", type=int, default=30, help="pix2pix and CycleGAN iterations timed per run")
     ap.add_argument("--image-rounds", type=int, help="rounds for pix2pix and CycleGAN (default: --rounds)")
     ap.add_argument("--only", default="gan,dcgan,pix2pix,cyclegan")
+    ap.add_argument("--arms", help="DCGAN, pix2pix and CycleGAN arms whose names hold one of these comma-separated "
+                                   "words (default: all)")
     args = ap.parse_args()
     args.data = os.path.abspath(args.data)
     parts = args.only.split(",")

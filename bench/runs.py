@@ -13,7 +13,9 @@ def run_quiet(cmd):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     if p.returncode != 0:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+        # The start says what went wrong (LibTorch's errors carry long stack traces after it).
+        err = p.stderr if len(p.stderr) <= 3000 else p.stderr[:1500] + "\n[...]\n" + p.stderr[-1500:]
+        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{err}")
     return p.stdout
 
 

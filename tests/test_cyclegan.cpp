@@ -123,9 +123,17 @@ TEST_F(GoldenCycleGan, TwoIterationsMatchEveryLossGradientAndBothAdamSteps) {
         {"D_B", l.D_B}, {"G_B", l.G_B}, {"cycle_B", l.cycle_B}, {"idt_B", l.idt_B}};
     for (const auto& [k, v] : losses) expect_close(v, get(s + k), s + k);
     for (const auto& [name, m] : all) {
-      if (step == 1)
+      if (step == 1) {
+        // Gradients within 1e-5 of the network's largest one: other LibTorch builds (2.x's CPU
+        // kernels) sum in other orders, and rounding errors scale with the largest terms summed;
+        // a bias before InstanceNorm (zero in exact arithmetic) carries only such noise.
+        double scale = 0;
         for (const auto& p : m->named_parameters())
-          expect_close(p.value().grad(), get("s1.grad_" + name + "." + p.key()), "grad " + name + " " + p.key());
+          scale = std::max(scale, get("s1.grad_" + name + "." + p.key()).abs().max().item<double>());
+        for (const auto& p : m->named_parameters())
+          test::expect_close(p.value().grad(), get("s1.grad_" + name + "." + p.key()), "grad " + name + " " + p.key(),
+                             1e-4, std::max(1e-6, 1e-5 * scale));
+      }
       for (const auto& [k, t] : module_state(*m)) {
         // A convolution's bias before InstanceNorm has a zero gradient in exact arithmetic (the
         // norm removes each channel's mean): both programs compute rounding noise there, which

@@ -166,7 +166,7 @@ class GanLoss:
         self.loss = nn.BCEWithLogitsLoss() if mode == "vanilla" else nn.MSELoss()
 
     def __call__(self, prediction, real):
-        return self.loss(prediction, torch.tensor(1.0 if real else 0.0).expand_as(prediction))
+        return self.loss(prediction, torch.tensor(1.0 if real else 0.0, device=prediction.device).expand_as(prediction))
 
 
 def set_requires_grad(net, flag):

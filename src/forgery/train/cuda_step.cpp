@@ -5,12 +5,15 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/GradMode.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <torch/optim/adam.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,6 +24,17 @@
 
 #include "forgery/core/error.h"
 #include "forgery/train/optimizer_state_key.h"
+
+// LibTorch 2.4 and later: a generator's state can be swapped whole (graph-safe), and a capture's
+// memory pool be closed by hand; what a failed capture needs to leave no trace (below).
+// (CMake defines it 0 where that part does not compile against this LibTorch.)
+#ifndef FORGERY_CAPTURE_RECOVERY
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define FORGERY_CAPTURE_RECOVERY 1
+#else
+#define FORGERY_CAPTURE_RECOVERY 0
+#endif
+#endif
 
 namespace forgery {
 
@@ -248,6 +262,16 @@ struct GraphedSteps::Impl {
         d.value = -1;  // refilled from the host before the next eager step
       }
     };
+#if FORGERY_CAPTURE_RECOVERY
+    // A failed capture's end (an invalidated capture: a host sync inside the step) throws
+    // before LibTorch takes the CUDA generator out of capture mode and the allocator off the
+    // graph's pool: every later random draw would then fail ("Offset increment outside graph
+    // capture"). The generator's state as it was before goes back in whole; its offsets did not
+    // move during the capture (draws there count inside the graph), so eager steps go on with
+    // the numbers they would have had.
+    at::Generator generator = at::cuda::detail::getDefaultCUDAGenerator(device);
+    const at::Generator generator_before = generator.clone();
+#endif
     on_side_stream([&] {
       g->graph->capture_begin();
       capturing = true;
@@ -265,6 +289,13 @@ struct GraphedSteps::Impl {
           } catch (...) {
           }
         }
+#if FORGERY_CAPTURE_RECOVERY
+        try {
+          c10::cuda::CUDACachingAllocator::endAllocateToPool(device, g->graph->pool());
+        } catch (...) {  // capture_end got that far
+        }
+        generator.graphsafe_set_state(generator_before);
+#endif
         restore();
         throw;
       }

@@ -1,6 +1,7 @@
 #include "forgery/train/losses.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include "forgery/core/error.h"
 
@@ -27,7 +28,13 @@ at::Tensor gan_loss(GanLoss loss, const at::Tensor& prediction_in, bool target_i
   const at::Tensor prediction = prediction_in.to(at::kFloat);
   at::Tensor target = target_is_real ? at::ones_like(prediction) : at::zeros_like(prediction);
   switch (loss) {
-    case GanLoss::Bce: return at::binary_cross_entropy(prediction, target);
+    case GanLoss::Bce: {
+      // CUDA's autocast refuses binary_cross_entropy outright (bf16 runs of the DCGAN family,
+      // whose D ends in a sigmoid as the tutorial's): the inputs are fp32 already, so it runs
+      // with autocast's dispatch keys set aside, as it would in fp32.
+      c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+      return at::binary_cross_entropy(prediction, target);
+    }
     case GanLoss::BceLogits: return at::binary_cross_entropy_with_logits(prediction, target);
     case GanLoss::Lsgan: return at::mse_loss(prediction, target);
   }

@@ -31,6 +31,13 @@
 #include "forgery/train/optimizer_state.h"
 
 namespace forgery {
+namespace {
+// Close to the process's start: when the library was loaded.
+const std::chrono::steady_clock::time_point kLoaded = std::chrono::steady_clock::now();
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+}  // namespace
 
 namespace {
 std::string epoch_file(const char* prefix, int64_t epoch, const char* ext) {
@@ -589,6 +596,7 @@ int Trainer::train() {
     ProgressBar bar("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(epochs), nb, bs, mode);
     bar.set_status_source([this] { return running_status(); });
     auto t0 = std::chrono::steady_clock::now();
+    if (startup_seconds_ < 0) startup_seconds_ = seconds_since(kLoaded);
     while (batch_ < nb) {
       int64_t len = 0;
       const at::Tensor index = shard(batch_, &len);
@@ -642,7 +650,10 @@ int Trainer::train() {
     }
     bar.finish();
     double seconds = seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    steps_seconds_ += seconds_since(t0);
+    const auto end_start = std::chrono::steady_clock::now();
     end_epoch(seconds);
+    epoch_end_seconds_ += seconds_since(end_start);
     if ((group_ ? stop_votes_ > 0 : stop_requested()) && epoch_ < epochs) {
       if (background_) background_->wait();
       if (state_deferred_) {
@@ -670,6 +681,11 @@ int Trainer::train() {
     if (folded_epochs_ > 0)
       std::printf("checkpoints: %lld epochs left theirs to a later epoch (writing was slower than training)\n",
                   (long long)folded_epochs_);
+    const double total = seconds_since(kLoaded);
+    std::printf("time: %.1f s in all: %.1f s before the first step, %.1f s in the steps, %.1f s at the epochs' ends, "
+                "%.1f s for the final files\n",
+                total, std::max(startup_seconds_, 0.0), steps_seconds_, epoch_end_seconds_,
+                total - std::max(startup_seconds_, 0.0) - steps_seconds_ - epoch_end_seconds_);
   }
   sync_with_writer("final");
   leave_group();

@@ -163,6 +163,9 @@ class Trainer {
   std::vector<std::pair<int64_t, Image>> deferred_pictures_;
   bool state_deferred_ = false;
   int64_t folded_epochs_ = 0;
+  // Where this process's time went (printed at the end of a run): the epochs' steps, their
+  // ends (losses, pictures, checkpoints handed to the writer), and before the first step.
+  double steps_seconds_ = 0, epoch_end_seconds_ = 0, startup_seconds_ = -1;
   // Rank 0 with async_writes: the thread that writes each epoch's files (last, so that it is
   // destroyed first: its job in progress uses the members above).
   std::unique_ptr<BackgroundWriter> background_;
