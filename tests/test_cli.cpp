@@ -89,7 +89,8 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
 
 TEST_F(Cli, TrainSampleResume) {
   std::string run = (tmp_ / "run").string();
-  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + run + "'", tmp_.path());
+  auto r = run_forgery("train gan-mnist --epochs 1 --device cpu --set progress=off " + data() + " --out '" + run + "'",
+                       tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 1/1"), std::string::npos) << r.out;
   r = run_forgery("sample '" + run + "' --n 16 --seed 3 --out grid.png --single singles", tmp_.path());

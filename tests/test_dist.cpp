@@ -148,9 +148,10 @@ class Dist : public ::testing::Test {
   }
   // gan-mnist on the small data: 4 steps of 256 an epoch, one thread per rank.
   std::vector<std::string> gan(const std::string& out, int epochs, std::vector<std::string> extra = {}) {
+    // On the CPU also where there is a GPU: these are Gloo's tests (one thread per rank).
     std::vector<std::string> a = {"train", "gan-mnist", "--data", (tmp_ / "mnist").string(), "--out", out,
-                                  "--epochs", std::to_string(epochs), "--threads", "1", "--set", "batch_size=256",
-                                  "--set", "progress=off"};
+                                  "--epochs", std::to_string(epochs), "--device", "cpu", "--threads", "1",
+                                  "--set", "batch_size=256", "--set", "progress=off"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -481,7 +482,8 @@ TEST_F(Dist, CycleGanOnTwoRanksCompletesAndResumesExactlyWithEachRanksPools) {
   test::write_domains(tmp_ / "h2z", 4, 3, 2);
   auto args = [&](const std::string& out, int epochs) {
     return std::vector<std::string>{"train", "cyclegan-horse2zebra-128", "--data", (tmp_ / "h2z").string(), "--out", out,
-                                    "--epochs", std::to_string(epochs), "--threads", "1", "--set", "batch_size=2",
+                                    "--epochs", std::to_string(epochs), "--device", "cpu", "--threads", "1",
+                                    "--set", "batch_size=2",
                                     "--set", "ngf=2", "--set", "ndf=2", "--set", "load_size=36", "--set", "crop_size=32",
                                     "--set", "pool_size=2", "--set", "n_epochs=2", "--set", "n_epochs_decay=2",
                                     "--set", "visual_count=1", "--set", "progress=off"};

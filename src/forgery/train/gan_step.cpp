@@ -42,12 +42,14 @@ GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at
   }
   // D frozen for G's step: D's weight gradients are not computed (the seed computes them and
   // zeroes them before D's next step, so the result is the same).
-  set_requires_grad(D, false);
-  ctx.zero_grad("G");
-  auto loss_g = gan_loss(loss, D.forward(G.forward(z_g, labels), labels), true);
-  loss_g.backward();
-  ctx.step("G");
-  set_requires_grad(D, true);
+  at::Tensor loss_g;
+  {
+    FrozenFor frozen(D);
+    ctx.zero_grad("G");
+    loss_g = gan_loss(loss, D.forward(G.forward(z_g, labels), labels), true);
+    loss_g.backward();
+    ctx.step("G");
+  }
   stats.loss_g = loss_g.detach();
   return stats;
 }

@@ -57,6 +57,19 @@ class LocalOptimizers : public StepContext {
 // its input without computing its own weight gradients.
 void set_requires_grad(torch::nn::Module& module, bool on);
 
+// A network frozen for a scope and unfrozen when it ends, also when the scope is left by an
+// exception (a CUDA graph capture that fails inside G's step retries the step eagerly).
+class FrozenFor {
+ public:
+  explicit FrozenFor(torch::nn::Module& module) : module_(module) { set_requires_grad(module_, false); }
+  ~FrozenFor() { set_requires_grad(module_, true); }
+  FrozenFor(const FrozenFor&) = delete;
+  FrozenFor& operator=(const FrozenFor&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+};
+
 struct NetworkDecl {
   std::string name;  // checkpoint key and weights/NAME.pt
   std::shared_ptr<torch::nn::Module> module;
