@@ -3,10 +3,12 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickler.h>
+#include <torch/cuda.h>
 #include <torch/serialize.h>
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -384,7 +386,9 @@ at::Tensor standalone_cpu(const at::Tensor& t) {
   return whole ? c : c.clone();
 }
 
-c10::IValue owned_copy(const c10::IValue& value) {
+namespace {
+
+c10::IValue owned_copy_into(const c10::IValue& value, std::set<int>& cuda_devices) {
   if (value.isTensor()) {
     const at::Tensor& t = value.toTensor();
     if (!t.defined()) return value;
@@ -394,33 +398,51 @@ c10::IValue owned_copy(const c10::IValue& value) {
     if (t.device().is_cpu() && t.is_contiguous() && t.storage_offset() == 0 && t.use_count() == 1 &&
         t.storage().use_count() == 1)
       return value;
+    if (t.is_cuda()) {
+      // Into page-locked memory, without waiting (one wait for all of them at the end): a DMA
+      // copy, and LibTorch's caching host allocator hands the same blocks back epoch after epoch
+      // once the writer has let go of them, so no fresh pages to fault in either.
+      at::Tensor host = at::empty(t.sizes(), t.options().device(at::kCPU).pinned_memory(true));
+      host.copy_(t.detach(), /*non_blocking=*/true);
+      cuda_devices.insert(t.get_device());
+      return host;
+    }
     return t.detach().to(at::kCPU, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous);
   }
   if (value.isGenericDict()) {
     const auto d = value.toGenericDict();
     c10::impl::GenericDict out(d.keyType(), d.valueType());
     out.reserve(d.size());
-    for (const auto& entry : d) out.insert(entry.key(), owned_copy(entry.value()));
+    for (const auto& entry : d) out.insert(entry.key(), owned_copy_into(entry.value(), cuda_devices));
     return out;
   }
   if (value.isTensorList()) {
     c10::List<at::Tensor> out;
-    for (const at::Tensor& t : value.toTensorVector()) out.push_back(owned_copy(t).toTensor());
+    for (const at::Tensor& t : value.toTensorVector()) out.push_back(owned_copy_into(t, cuda_devices).toTensor());
     return out;
   }
   if (value.isList()) {
     const auto l = value.toList();
     c10::impl::GenericList out(l.elementType());
     out.reserve(l.size());
-    for (const c10::IValue& v : l) out.push_back(owned_copy(v));
+    for (const c10::IValue& v : l) out.push_back(owned_copy_into(v, cuda_devices));
     return out;
   }
   if (value.isTuple()) {
     std::vector<c10::IValue> items;
-    for (const auto& v : value.toTupleRef().elements()) items.push_back(owned_copy(v));
+    for (const auto& v : value.toTupleRef().elements()) items.push_back(owned_copy_into(v, cuda_devices));
     return c10::ivalue::Tuple::create(std::move(items));
   }
   return value;  // numbers, strings, None: immutable
+}
+
+}  // namespace
+
+c10::IValue owned_copy(const c10::IValue& value) {
+  std::set<int> cuda_devices;
+  c10::IValue out = owned_copy_into(value, cuda_devices);
+  for (int d : cuda_devices) torch::cuda::synchronize(d);  // the copies have landed
+  return out;
 }
 
 NamedTensors tensors_of(const c10::IValue& value, const std::string& what) {
