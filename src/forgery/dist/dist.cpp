@@ -157,6 +157,19 @@ class GlooGroup : public Group {
       opts->devices.push_back(make_device());
       opts->threads = 2;
       pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, spec.rank, spec.world_size, opts);
+      // A group can form between ranks that disagree on the world's size (rank 0 of 2 and rank
+      // 1 of 3 connect; rank 1 then waits for a rank 2): every rank wrote its size before it
+      // connected, so each member's is in the store now.
+      std::string mismatch;
+      for (int r = 0; r < spec.world_size; ++r) {
+        const std::string w = text(store_->get("forgery/world/" + std::to_string(r)));
+        if (w != std::to_string(spec.world_size))
+          mismatch += " rank " + std::to_string(r) + " was started with WORLD_SIZE " + w + ";";
+      }
+      if (!mismatch.empty())
+        throw Error("the process group of " + std::to_string(spec.world_size) + " ranks at " + where(spec_) +
+                    ": world sizes differ: this rank has WORLD_SIZE " + std::to_string(spec.world_size) + ";" +
+                    mismatch);
       // NCCL's communicator is set up at its first collective (through the same store).
       if (backend == "nccl") nccl_ = make_nccl_comm(store_, spec.rank, spec.world_size, timeout_);
     } catch (const Error&) {

@@ -40,7 +40,8 @@ std::vector<OptionSpec> common_option_specs() {
        "false: write them before training goes on"},
       {"memory_format", OptionType::String, std::string("auto"),
        "layout of the convolution weights (and so of the activations): auto (channels_last on CUDA, where cuDNN's "
-       "tensor-core convolutions want it; contiguous on CPUs), channels_last, or contiguous"},
+       "tensor-core convolutions want it, except for CycleGAN, whose InstanceNorm layers run slower so; contiguous "
+       "on CPUs), channels_last, or contiguous"},
       {"cuda_graphs", OptionType::String, std::string("auto"),
        "CUDA: capture a training step once as a CUDA graph and replay it for every batch of the same shapes "
        "(no launch cost per kernel; same numbers as without): auto (on where this build has them, for one process "

@@ -133,6 +133,10 @@ class Recipe {
   // only, no host decision on random or device values (CycleGAN's image pools decide on the
   // host, so its step runs eagerly), the same work for every batch of the same shapes.
   virtual bool graph_safe_step() const { return false; }
+  // Whether memory_format auto makes the convolution weights channels-last on CUDA (faster for
+  // the DCGAN family and pix2pix; not where InstanceNorm and reflection padding run between the
+  // convolutions, CycleGAN's ResNet generator).
+  virtual bool channels_last_on_cuda() const { return true; }
 
   // Called by the trainer with the run's random stream and every network buffer saved and
   // restored around them: they may not change the training.

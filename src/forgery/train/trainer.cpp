@@ -196,7 +196,7 @@ void Trainer::build() {
   // follow the weights' layout) without transposes. Checkpoints and weights files store
   // contiguous tensors whatever the layout here.
   const std::string format = config_.get_string("memory_format");
-  if (format == "channels_last" || (format == "auto" && device_.is_cuda()))
+  if (format == "channels_last" || (format == "auto" && device_.is_cuda() && recipe_->channels_last_on_cuda()))
     for (auto& n : networks_)
       for (auto& p : n.module->parameters())
         if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
