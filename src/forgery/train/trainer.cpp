@@ -682,9 +682,11 @@ int Trainer::train() {
       std::printf("checkpoints: %lld epochs left theirs to a later epoch (writing was slower than training)\n",
                   (long long)folded_epochs_);
     const double total = seconds_since(kLoaded);
-    std::printf("time: %.1f s in all: %.1f s before the first step, %.1f s in the steps, %.1f s at the epochs' ends, "
-                "%.1f s for the final files\n",
-                total, std::max(startup_seconds_, 0.0), steps_seconds_, epoch_end_seconds_,
+    std::printf("time: %.1f s in all: %.1f s before the first step, %.1f s in the steps, %.1f s at the epochs' ends "
+                "(%.2f s reading the losses, %.2f s drawing, %.2f s the checkpoints' snapshots), %.1f s for the final "
+                "files\n",
+                total, std::max(startup_seconds_, 0.0), steps_seconds_, epoch_end_seconds_, loss_read_seconds_,
+                picture_seconds_, snapshot_seconds_,
                 total - std::max(startup_seconds_, 0.0) - steps_seconds_ - epoch_end_seconds_);
   }
   sync_with_writer("final");
@@ -758,6 +760,7 @@ void Trainer::end_epoch(double seconds) {
   const double ips = seconds > 0 ? images_ / seconds : 0;
   MetricRow row = {{"epoch", epoch_}, {"step", global_step_}};
   std::string line;
+  auto part_start = std::chrono::steady_clock::now();
   const auto sums = global_loss_sums();
   for (const auto& l : losses_) {
     const double mean = sums.at(l.name).item<double>() / std::max<int64_t>(loss_counts_.at(l.name), 1);
@@ -766,6 +769,7 @@ void Trainer::end_epoch(double seconds) {
     std::snprintf(buf, sizeof buf, "  %s %.6f", l.name.c_str(), mean);
     line += buf;
   }
+  loss_read_seconds_ += seconds_since(part_start);
   if (schedule_.policy != "constant")
     for (const auto& o : optimizer_decls_) row.emplace_back("lr_" + o.name, lr_.at(o.name));
   row.emplace_back("seconds", seconds);
@@ -794,7 +798,9 @@ void Trainer::end_epoch(double seconds) {
   if (writer() && schedule_.policy != "constant" && !lr_.empty() && lr_.begin()->second != before)
     std::printf("  learning rate %.7f -> %.7f\n", before, lr_.begin()->second);
   std::optional<Image> picture;
+  part_start = std::chrono::steady_clock::now();
   if (writer()) picture = epoch_picture();
+  picture_seconds_ += seconds_since(part_start);
   // The other ranks wait (without a collective's timeout) while rank 0 evaluates and draws.
   sync_with_writer("epoch/" + std::to_string(global_step_) + "/artifacts");
   const int64_t every = config_.get_int("checkpoint_every");
@@ -810,6 +816,7 @@ void Trainer::end_epoch(double seconds) {
     ++folded_epochs_;
     return;
   }
+  part_start = std::chrono::steady_clock::now();
   std::optional<c10::impl::GenericDict> checkpoint = checkpoint_dict();
   if (!writer()) {
     sync_with_writer("epoch/" + std::to_string(global_step_) + "/saved");
@@ -821,6 +828,7 @@ void Trainer::end_epoch(double seconds) {
   // trains.
   c10::impl::GenericDict state = *checkpoint;
   if (background_) state = owned_copy(state).toGenericDict();
+  snapshot_seconds_ += seconds_since(part_start);
   std::vector<std::pair<int64_t, Image>> pictures = std::move(deferred_pictures_);
   deferred_pictures_.clear();
   state_deferred_ = false;

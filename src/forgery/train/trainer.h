@@ -166,6 +166,9 @@ class Trainer {
   // Where this process's time went (printed at the end of a run): the epochs' steps, their
   // ends (losses, pictures, checkpoints handed to the writer), and before the first step.
   double steps_seconds_ = 0, epoch_end_seconds_ = 0, startup_seconds_ = -1;
+  // Parts of the epochs' ends: reading the loss sums (the first read waits for the device),
+  // drawing the sample grid, taking the checkpoint's snapshot for the writer.
+  double loss_read_seconds_ = 0, picture_seconds_ = 0, snapshot_seconds_ = 0;
   // Rank 0 with async_writes: the thread that writes each epoch's files (last, so that it is
   // destroyed first: its job in progress uses the members above).
   std::unique_ptr<BackgroundWriter> background_;
