@@ -166,12 +166,16 @@ int64_t adam_steps(torch::optim::Adam& opt) {
 TEST_F(Cuda, FusedAdamMatchesTheCpuUpdateAndKeepsTheHostsStepCounts) {
   if (!cuda_step_built()) GTEST_SKIP() << "this build has no fused CUDA Adam (see the configure output)";
   torch::manual_seed(0);
-  std::vector<at::Tensor> cpu = {torch::randn({37, 53}), torch::randn({53})};
+  // The third: a channels-last weight with one input channel (DCGAN's first layer on MNIST),
+  // whose gradients come contiguous: strides that differ only where the size is 1.
+  std::vector<at::Tensor> cpu = {torch::randn({37, 53}), torch::randn({53}), torch::randn({8, 1, 4, 4})};
   std::vector<at::Tensor> gpu;
   for (auto& t : cpu) {
     t.set_requires_grad(true);
     gpu.push_back(t.detach().to(kGpu).set_requires_grad(true));
   }
+  gpu[2] = at::empty_strided({8, 1, 4, 4}, {16, 1, 4, 1}, gpu[2].options()).copy_(gpu[2].detach()).set_requires_grad(true);
+  ASSERT_NE(gpu[2].strides(), torch::randn({8, 1, 4, 4}).strides());
   auto options = torch::optim::AdamOptions(2e-4).betas({0.5, 0.999});
   torch::optim::Adam on_cpu(cpu, options), on_gpu(gpu, options);
   auto step_both = [&] {

@@ -95,6 +95,12 @@ bool same_layout(const at::Tensor& a, const at::Tensor& b) {
   return true;
 }
 
+// `t` seen with `p`'s strides: the same elements (same_layout(p, t) holds; they can differ only
+// on dimensions of size 1), for LibTorch versions whose fused kernel wants identical strides.
+at::Tensor with_strides_of(const at::Tensor& t, const at::Tensor& p) {
+  return t.strides() == p.strides() ? t : t.as_strided(p.sizes(), p.strides(), t.storage_offset());
+}
+
 }  // namespace
 
 bool fused_adam_cuda(torch::optim::Adam& opt) {
@@ -145,9 +151,9 @@ bool fused_adam_cuda(torch::optim::Adam& opt) {
       s.step(s.step() + 1);
       d.value = s.step();
       params.push_back(p);
-      grads.push_back(p.grad());
-      exp_avgs.push_back(s.exp_avg());
-      exp_avg_sqs.push_back(s.exp_avg_sq());
+      grads.push_back(with_strides_of(p.grad(), p));
+      exp_avgs.push_back(with_strides_of(s.exp_avg(), p));
+      exp_avg_sqs.push_back(with_strides_of(s.exp_avg_sq(), p));
       counts.push_back(d.count);
     }
     if (params.empty()) continue;
