@@ -160,16 +160,9 @@ class GlooGroup : public Group {
       // A group can form between ranks that disagree on the world's size (rank 0 of 2 and rank
       // 1 of 3 connect; rank 1 then waits for a rank 2): every rank wrote its size before it
       // connected, so each member's is in the store now.
-      std::string mismatch;
-      for (int r = 0; r < spec.world_size; ++r) {
-        const std::string w = text(store_->get("forgery/world/" + std::to_string(r)));
-        if (w != std::to_string(spec.world_size))
-          mismatch += " rank " + std::to_string(r) + " was started with WORLD_SIZE " + w + ";";
-      }
-      if (!mismatch.empty())
-        throw Error("the process group of " + std::to_string(spec.world_size) + " ranks at " + where(spec_) +
-                    ": world sizes differ: this rank has WORLD_SIZE " + std::to_string(spec.world_size) + ";" +
-                    mismatch);
+      if (const std::string differ = world_sizes_that_differ(nullptr); !differ.empty())
+        throw Error("the process group of " + std::to_string(spec.world_size) + " ranks at " + where(spec_) + ":" +
+                    differ);
       // NCCL's communicator is set up at its first collective (through the same store).
       if (backend == "nccl") nccl_ = make_nccl_comm(store_, spec.rank, spec.world_size, timeout_);
     } catch (const Error&) {
@@ -384,30 +377,40 @@ class GlooGroup : public Group {
     return me + first_line(detail);
   }
 
-  std::string diagnose_start(const std::string& detail) {
-    std::string missing, mismatch;
-    try {
-      for (int r = 0; r < spec_.world_size; ++r) {
-        const std::string k = "forgery/world/" + std::to_string(r);
-        if (!store_->check({k})) {
-          missing += (missing.empty() ? "" : ", ") + std::to_string(r);
-          continue;
-        }
-        const std::string w = text(store_->get(k));
-        if (w != std::to_string(spec_.world_size))
-          mismatch += " rank " + std::to_string(r) + " was started with WORLD_SIZE " + w + ";";
+  // " world sizes differ: this rank has WORLD_SIZE n; rank r was started with WORLD_SIZE m;"
+  // for the ranks of this world whose size in the store differs (empty if none). Ranks not in
+  // the store yet are listed in *missing; without `missing` they are waited for.
+  std::string world_sizes_that_differ(std::string* missing) {
+    std::string differ;
+    for (int r = 0; r < spec_.world_size; ++r) {
+      const std::string k = "forgery/world/" + std::to_string(r);
+      if (missing && !store_->check({k})) {
+        *missing += (missing->empty() ? "" : ", ") + std::to_string(r);
+        continue;
       }
-      // A rank of a larger world that joined this one.
+      const std::string w = text(store_->get(k));
+      if (w != std::to_string(spec_.world_size))
+        differ += " rank " + std::to_string(r) + " was started with WORLD_SIZE " + w + ";";
+    }
+    if (missing)  // a rank of a larger world that joined this one
       for (int r = spec_.world_size; r < spec_.world_size + 64; ++r)
         if (store_->check({"forgery/world/" + std::to_string(r)}))
-          mismatch += " rank " + std::to_string(r) + " joined (WORLD_SIZE " + text(store_->get("forgery/world/" + std::to_string(r))) + ");";
+          differ += " rank " + std::to_string(r) + " joined (WORLD_SIZE " +
+                    text(store_->get("forgery/world/" + std::to_string(r))) + ");";
+    if (differ.empty()) return differ;
+    return " world sizes differ: this rank has WORLD_SIZE " + std::to_string(spec_.world_size) + ";" + differ;
+  }
+
+  std::string diagnose_start(const std::string& detail) {
+    std::string missing, differ;
+    try {
+      differ = world_sizes_that_differ(&missing);
     } catch (const std::exception&) {
       return "the process group of " + std::to_string(spec_.world_size) + " ranks was not formed: " + where(spec_) +
              " is gone [" + first_line(detail) + "]";
     }
     std::string msg = "the process group of " + std::to_string(spec_.world_size) + " ranks was not formed within " +
-                      std::to_string(timeout_.count() / 1000) + " s (dist_timeout) at " + where(spec_) + ":";
-    if (!mismatch.empty()) msg += " world sizes differ: this rank has WORLD_SIZE " + std::to_string(spec_.world_size) + ";" + mismatch;
+                      std::to_string(timeout_.count() / 1000) + " s (dist_timeout) at " + where(spec_) + ":" + differ;
     if (!missing.empty()) msg += " rank(s) " + missing + " never joined;";
     return msg + " [" + first_line(detail) + "]";
   }

@@ -630,7 +630,7 @@ int Trainer::train() {
       const bool stop = group_ ? stop_votes_ > 0 : stop_requested();
       if (stop && batch_ < nb) {
         bar.finish();
-        seconds_before_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        seconds_before_ += seconds_since(t0);
         if (background_) background_->wait();  // the last epoch's files first, then this one
         if (writer()) write_deferred();
         state_deferred_ = false;
@@ -649,8 +649,9 @@ int Trainer::train() {
       }
     }
     bar.finish();
-    double seconds = seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    steps_seconds_ += seconds_since(t0);
+    const double stepped = seconds_since(t0);
+    steps_seconds_ += stepped;
+    double seconds = seconds_before_ + stepped;
     const auto end_start = std::chrono::steady_clock::now();
     end_epoch(seconds);
     epoch_end_seconds_ += seconds_since(end_start);
