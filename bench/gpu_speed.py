@@ -7,7 +7,8 @@ GPU machine: PyTorch 2.x wheel, the build in build-gpu/); runs wherever CUDA and
         [--bench build-gpu/bench] [--epochs 20] [--rounds 2] [--steps 40] [--only gan,dcgan]
 
 gan-mnist (the chapter's GAN, batch 512, 118 steps an epoch): seconds per epoch inside the
-epochs (metrics.jsonl) and the process's wall time, for
+epochs (metrics.jsonl: until the GPU has done the epoch's steps, as the Python program measures
+its own) and the process's wall time, for
   - forgery with CUDA graphs (the default on CUDA), fp32 and tf32;
   - forgery stepping eagerly (cuda_graphs=off), fp32;
   - the chapter's Python program (bench/reference/gan_mnist.py; its first epoch, which carries

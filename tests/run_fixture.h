@@ -3,6 +3,7 @@
 // and comparisons of the weights runs write.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <random>
@@ -50,6 +51,52 @@ inline void write_domains(const fs::path& dir, int n_train_a, int n_train_b, int
                                {"testA", n_test, true}, {"testB", n_test, false}}) {
     fs::create_directories(dir / sub);
     for (int i = 0; i < n; ++i) write_png(dir / sub / (sub + "_" + std::to_string(i) + ".png"), picture(disks));
+  }
+}
+
+// Paired data for pix2pix runs.
+// A w x h picture of a few coloured rectangles, and its "label map" (each rectangle's colour
+// inverted and the background flat), so that there is something to learn.
+inline std::pair<Image, Image> make_pair_halves(int w, int h, std::mt19937& rng) {
+  Image photo{w, h, 3, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
+  Image labels = photo;
+  for (size_t i = 0; i < photo.pixels.size(); ++i) {
+    photo.pixels[i] = static_cast<uint8_t>(100 + rng() % 30);
+    labels.pixels[i] = 20;
+  }
+  for (int r = 0; r < 3; ++r) {
+    const int x0 = static_cast<int>(rng() % (w / 2)), y0 = static_cast<int>(rng() % (h / 2));
+    const int x1 = x0 + w / 4 + static_cast<int>(rng() % (w / 4)), y1 = y0 + h / 4 + static_cast<int>(rng() % (h / 4));
+    const uint8_t c[3] = {static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())};
+    for (int y = y0; y < std::min(y1, h); ++y)
+      for (int x = x0; x < std::min(x1, w); ++x)
+        for (int k = 0; k < 3; ++k) {
+          photo.pixels[(static_cast<size_t>(y) * w + x) * 3 + k] = c[k];
+          labels.pixels[(static_cast<size_t>(y) * w + x) * 3 + k] = static_cast<uint8_t>(255 - c[k]);
+        }
+  }
+  return {photo, labels};
+}
+
+inline Image side_by_side(const Image& a, const Image& b) {
+  Image ab{a.width * 2, a.height, 3, std::vector<uint8_t>(static_cast<size_t>(a.width) * 2 * a.height * 3)};
+  const size_t row = static_cast<size_t>(a.width) * 3;
+  for (int y = 0; y < a.height; ++y) {
+    std::copy_n(a.pixels.data() + y * row, row, ab.pixels.data() + y * 2 * row);
+    std::copy_n(b.pixels.data() + y * row, row, ab.pixels.data() + y * 2 * row + row);
+  }
+  return ab;
+}
+
+// DIR/train/1.png ... and DIR/val/1.png ...: A|B pairs with side x side halves (A the photo).
+inline void write_pairs(const fs::path& dir, int n_train, int n_val, int side = 128, uint32_t seed = 7) {
+  std::mt19937 rng(seed);
+  for (auto [split, n] : {std::pair<std::string, int>{"train", n_train}, {"val", n_val}}) {
+    fs::create_directories(dir / split);
+    for (int i = 1; i <= n; ++i) {
+      auto [photo, labels] = make_pair_halves(side, side, rng);
+      write_png(dir / split / (std::to_string(i) + ".png"), side_by_side(photo, labels));
+    }
   }
 }
 

@@ -3,6 +3,10 @@
 // there is no CUDA device every test skips, saying so.
 #include <torch/torch.h>
 
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "forgery/core/fs.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/io/image.h"
@@ -19,6 +23,7 @@
 #include "forgery/train/gan_step.h"
 #include "forgery/train/image_pool.h"
 #include "forgery/train/options.h"
+#include "forgery/train/trainer.h"
 #include "golden_fixture.h"
 #include "run_fixture.h"
 #include "test_util.h"
@@ -351,6 +356,62 @@ TEST_F(CudaRun, GraphedRunsGiveTheEagerRunsWeights) {
       return out;
     };
     EXPECT_EQ(losses(tmp_ / (preset + "-graphs")), losses(tmp_ / (preset + "-eager"))) << preset;
+  }
+}
+
+// No training step makes the host wait for the device: the host queues step after step, and
+// the GPU is never idle between them. LibTorch's sync debug mode throws on every such wait
+// (.item(), a copy to the host or from pageable memory, a stream synchronisation); it is on for
+// every step of epochs 4 and 5 but each epoch's first (the epoch's end before it reads the
+// losses), when the graphs of both batch shapes have been captured (epochs 1-3) and replay.
+// Each recipe, its data path included (dcgan with hflip draws its flips on the host).
+TEST_F(CudaRun, TrainingStepsNeverMakeTheHostWaitForTheDevice) {
+  if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
+  test::write_pairs(tmp_ / "pairs", 5, 1);
+  test::write_domains(tmp_ / "h2z", 4, 3, 0);
+  const std::string mnist = "data_dir=" + (tmp_ / "mnist").string();
+  const std::string pix2pix = "ngf=2 ndf=2 load_size=136 eval_every=0 visual_count=1";
+  struct Case {
+    std::string preset, sets;
+  };
+  const std::vector<Case> cases = {
+      {"gan-mnist", mnist + " batch_size=64 cuda_graphs=on"},
+      {"gan-mnist", mnist + " batch_size=64 cuda_graphs=off"},
+      {"cgan-mnist", mnist + " cuda_graphs=on"},
+      {"dcgan-mnist", mnist + " hflip=true cuda_graphs=on"},
+      {"pix2pix-facades-128", "data_dir=" + (tmp_ / "pairs").string() + " " + pix2pix + " cuda_graphs=on"},
+      {"cyclegan-horse2zebra-128", "data_dir=" + (tmp_ / "h2z").string() +
+                                       " ngf=2 ndf=2 load_size=36 crop_size=32 visual_count=1 eval_every=0"},
+  };
+  struct Allow {
+    ~Allow() { forbid_cuda_syncs(false); }
+  } allow;
+  for (const Case& k : cases) {
+    std::vector<std::string> sets = {"epochs=5", "progress=off", "device=cuda"};
+    std::istringstream words(k.sets);
+    for (std::string w; words >> w;) sets.push_back(w);
+    const std::string name = k.preset + " " + k.sets.substr(k.sets.find(' ') + 1);
+    const fs::path dir = tmp_ / ("sync-" + std::to_string(&k - cases.data()));
+    prepare_output_dir(dir, false);
+    Trainer t(build_config(k.preset, sets), dir);
+    t.start_new();
+    t.load_data();
+    const int64_t nb = t.batches_per_epoch();
+    ASSERT_GE(nb, 3) << name;
+    int64_t checked = 0;
+    bool on = false;
+    t.after_step = [&](int64_t step) {
+      if (on) ++checked;
+      on = step > 3 * nb && step % nb != 0;
+      forbid_cuda_syncs(on);
+    };
+    try {
+      EXPECT_EQ(t.train(), 0) << name;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << name << ": step " << t.global_step() + 1 << " made the host wait for the device: " << e.what();
+    }
+    forbid_cuda_syncs(false);
+    EXPECT_EQ(checked, 2 * (nb - 1)) << name;
   }
 }
 

@@ -161,7 +161,7 @@ ImageData load_mnist_images(const fs::path& dir, bool train, const ImageDataOpti
 at::Tensor make_batch(const ImageData& data, const at::Tensor& index, bool hflip) {
   at::Tensor x = normalize_bytes(data.pixels.index_select(0, index));
   if (hflip) {
-    auto flip = (at::rand({x.size(0)}) < 0.5).to(x.device()).view({-1, 1, 1, 1});
+    auto flip = to_device_async(at::rand({x.size(0)}) < 0.5, x.device()).view({-1, 1, 1, 1});
     x = at::where(flip, x.flip({3}), x);
   }
   return x;

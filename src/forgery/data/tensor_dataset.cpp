@@ -13,6 +13,11 @@ at::Tensor normalize_bytes(const at::Tensor& bytes) {
   return bytes.to(at::kFloat).div_(255.0).sub_(0.5).div_(0.5);
 }
 
+at::Tensor to_device_async(const at::Tensor& host, const c10::Device& device) {
+  if (!device.is_cuda()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 fs::path resolve_dataset_dir(const std::string& dataset, const std::string& data_dir, bool quiet) {
   if (!data_dir.empty()) return data_dir;
   fs::path dir = cache_dir() / dataset;

@@ -17,6 +17,11 @@ struct TensorDataset {
 // pixel/255, then (x - 0.5) / 0.5, as torchvision's ToTensor + Normalize((0.5,), (0.5,)).
 at::Tensor normalize_bytes(const at::Tensor& uint8_images);
 
+// A small CPU tensor (random draws made on the host) on `device`, without making the host wait:
+// to a GPU through page-locked memory, queued behind the work already on the stream (a copy from
+// pageable memory would first wait for all of it, once per training step).
+at::Tensor to_device_async(const at::Tensor& host, const c10::Device& device);
+
 // The folder holding `dataset` ("mnist", "fashion-mnist"): `data_dir` if given (it must hold
 // the files), else the cache folder, downloading there when the files are missing.
 std::filesystem::path resolve_dataset_dir(const std::string& dataset, const std::string& data_dir,

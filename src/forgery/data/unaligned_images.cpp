@@ -4,6 +4,7 @@
 
 #include "forgery/core/error.h"
 #include "forgery/data/augment.h"
+#include "forgery/data/tensor_dataset.h"
 
 namespace forgery {
 
@@ -18,10 +19,7 @@ UnalignedImages::UnalignedImages(ImageData a, ImageData b, int64_t crop_size, bo
 Batch UnalignedImages::batch(const at::Tensor& index) {
   const int64_t n = index.size(0);
   at::Tensor a_index = index.remainder(a_.size());
-  at::Tensor b_index = at::randint(0, b_.size(), {n}, at::kLong);
-  // To a GPU from pinned memory without waiting: a copy from pageable memory would make the
-  // host wait for every step queued before it.
-  b_index = index.is_cuda() ? b_index.pin_memory().to(index.device(), /*non_blocking=*/true) : b_index.to(index.device());
+  const at::Tensor b_index = to_device_async(at::randint(0, b_.size(), {n}, at::kLong), index.device());
   CropDraws da = draw_crops(n, a_.pixels.size(2), a_.pixels.size(3), crop_, flip_);
   CropDraws db = draw_crops(n, b_.pixels.size(2), b_.pixels.size(3), crop_, flip_);
   return {{"A", apply_crops(a_.pixels.index_select(0, a_index), da, crop_)},

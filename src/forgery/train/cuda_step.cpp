@@ -9,6 +9,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/GradMode.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
@@ -47,6 +48,12 @@ thread_local bool capturing = false;
 }  // namespace
 
 bool cuda_graph_capturing() { return capturing; }
+
+bool forbid_cuda_syncs(bool on) {
+  c10::cuda::warning_state().set_sync_debug_mode(on ? c10::cuda::SyncDebugMode::L_ERROR
+                                                    : c10::cuda::SyncDebugMode::L_DISABLED);
+  return true;
+}
 
 namespace {
 

@@ -26,6 +26,12 @@ bool cuda_step_built();
 // would be repeated by every replay.
 bool cuda_graph_capturing();
 
+// LibTorch's CUDA sync debug mode: while on, every operation that makes the host wait for the
+// device (.item(), a copy to the host or from pageable memory, a stream synchronisation) throws
+// "called a synchronizing CUDA operation". For tests that show the training steps queue their
+// work without waiting. Returns false (and does nothing) where cuda_step_built() is false.
+bool forbid_cuda_syncs(bool on);
+
 // Adam's update of every parameter that has a gradient in one kernel, with torch.optim.Adam's
 // arithmetic (the fused CUDA form: fp32 math, step counts as float tensors on the device, read
 // by the kernel). The host's step counts in the optimiser state advance as usual, so

@@ -8,6 +8,7 @@ namespace forgery {
 
 bool cuda_step_built() { return false; }
 bool cuda_graph_capturing() { return false; }
+bool forbid_cuda_syncs(bool) { return false; }
 bool fused_adam_cuda(torch::optim::Adam&) { return false; }
 
 struct GraphedSteps::Impl {};

@@ -1,8 +1,10 @@
 #include "forgery/train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -25,6 +27,7 @@
 #include "forgery/train/report.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/models/registry.h"
+#include "forgery/data/tensor_dataset.h"
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/cuda_step.h"
 #include "forgery/train/fused_adam.h"
@@ -34,6 +37,7 @@ namespace forgery {
 namespace {
 // Close to the process's start: when the library was loaded.
 const std::chrono::steady_clock::time_point kLoaded = std::chrono::steady_clock::now();
+std::atomic<bool> first_trainer{true};
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -127,7 +131,7 @@ class Trainer::Context : public StepContext {
     const int64_t n = global.at(0);
     global[0] = n * t_.world_;
     at::Tensor all = at::randn(global, *t_.shared_gen_, options.device(at::kCPU));
-    return all.narrow(0, t_.rank_ * n, n).to(options.device());
+    return to_device_async(all.narrow(0, t_.rank_ * n, n), options.device());
   }
 
  private:
@@ -136,6 +140,9 @@ class Trainer::Context : public StepContext {
 
 Trainer::Trainer(Config config, fs::path run_dir)
     : config_(std::move(config)), run_dir_(std::move(run_dir)), metrics_(run_dir_) {
+  // The time line of a run counts from the process's start (the forgery command); a later
+  // trainer of the same process (a program training several runs) from its own construction.
+  started_ = first_trainer.exchange(false) ? kLoaded : std::chrono::steady_clock::now();
   device_ = select_device(config_.get_string("device"));
   recipe_name_ = find_model(config_.get_string("model")).recipe;
   recipe_ = find_recipe(recipe_name_).make(config_, device_);
@@ -480,6 +487,7 @@ void Trainer::load_data() {
 }
 
 int64_t Trainer::batches_per_epoch() const {
+  if (!data_) throw std::logic_error("Trainer::batches_per_epoch before the data is loaded");
   const int64_t n = data_->size(), b = config_.get_int("batch_size");
   int64_t nb = config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
   // Equal shares: a last partial batch smaller than the world is left out.
@@ -502,9 +510,9 @@ at::Tensor Trainer::shard(int64_t b, int64_t* global) const {
 void Trainer::begin_epoch() {
   collective_before_ = group_ ? group_->collective_seconds() : 0;
   // Drawn from the CPU generator whatever the device, so CPU and CUDA runs see the same order.
-  permutation_ = (shared_gen_ ? at::randperm(data_->size(), *shared_gen_, at::TensorOptions().dtype(at::kLong))
-                              : at::randperm(data_->size(), at::TensorOptions().dtype(at::kLong)))
-                     .to(device_);
+  permutation_ = to_device_async(shared_gen_ ? at::randperm(data_->size(), *shared_gen_, at::TensorOptions().dtype(at::kLong))
+                                             : at::randperm(data_->size(), at::TensorOptions().dtype(at::kLong)),
+                                 device_);
   batch_ = 0;
   for (auto& [_, t] : loss_sums_) t.zero_();
   for (auto& [_, c] : loss_counts_) c = 0;
@@ -596,7 +604,7 @@ int Trainer::train() {
     ProgressBar bar("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(epochs), nb, bs, mode);
     bar.set_status_source([this] { return running_status(); });
     auto t0 = std::chrono::steady_clock::now();
-    if (startup_seconds_ < 0) startup_seconds_ = seconds_since(kLoaded);
+    if (startup_seconds_ < 0) startup_seconds_ = seconds_since(started_);
     while (batch_ < nb) {
       int64_t len = 0;
       const at::Tensor index = shard(batch_, &len);
@@ -630,6 +638,7 @@ int Trainer::train() {
       const bool stop = group_ ? stop_votes_ > 0 : stop_requested();
       if (stop && batch_ < nb) {
         bar.finish();
+        wait_for_device();
         seconds_before_ += seconds_since(t0);
         if (background_) background_->wait();  // the last epoch's files first, then this one
         if (writer()) write_deferred();
@@ -649,6 +658,9 @@ int Trainer::train() {
       }
     }
     bar.finish();
+    // The epoch ends when the device has done its steps: a GPU runs behind the host, which has
+    // only queued the last ones (graphed steps cost the host microseconds).
+    wait_for_device();
     const double stepped = seconds_since(t0);
     steps_seconds_ += stepped;
     double seconds = seconds_before_ + stepped;
@@ -682,7 +694,7 @@ int Trainer::train() {
     if (folded_epochs_ > 0)
       std::printf("checkpoints: %lld epochs left theirs to a later epoch (writing was slower than training)\n",
                   (long long)folded_epochs_);
-    const double total = seconds_since(kLoaded);
+    const double total = seconds_since(started_);
     std::printf("time: %.1f s in all: %.1f s before the first step, %.1f s in the steps, %.1f s at the epochs' ends "
                 "(%.2f s reading the losses, %.2f s drawing, %.2f s the checkpoints' snapshots), %.1f s for the final "
                 "files\n",
@@ -693,6 +705,10 @@ int Trainer::train() {
   sync_with_writer("final");
   leave_group();
   return 0;
+}
+
+void Trainer::wait_for_device() const {
+  if (device_.is_cuda()) torch::cuda::synchronize(device_.has_index() ? device_.index() : -1);
 }
 
 std::string Trainer::graphs_unavailable() const {

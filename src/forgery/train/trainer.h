@@ -4,6 +4,7 @@
 // exact resume (also mid-epoch), all derived from what the recipe declares.
 #include <torch/optim/adam.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -43,6 +44,8 @@ class Trainer {
   void init_from(const std::vector<std::filesystem::path>& files);
   // Loads (and checks) the configured dataset now; train() does it when not done before.
   void load_data();
+  // Optimisation steps in an epoch (of this rank), once the data is loaded.
+  int64_t batches_per_epoch() const;
   // Data-parallel training: this process is one rank of `group` (called before start_new or
   // restore). Every rank runs the same steps on its equal share of each batch (batch_size is
   // the global batch); gradients are averaged at the optimiser seam; rank 0 alone writes the
@@ -80,6 +83,8 @@ class Trainer {
   class Context;
   void build();
   void begin_epoch();
+  // Until the device has done the work queued so far (CUDA); nothing on the CPU.
+  void wait_for_device() const;
   void end_epoch(double seconds);
   void set_learning_rates();
   // The epoch's picture from the recipe's visuals (on this thread: it runs the networks).
@@ -97,7 +102,6 @@ class Trainer {
   // The checkpoint's contents (live tensors) on rank 0, nothing on the others; a collective.
   std::optional<c10::impl::GenericDict> checkpoint_dict();
   void save_last_checkpoint();
-  int64_t batches_per_epoch() const;
   // The examples of batch `b` this rank trains on; `global` gets the batch's size on all ranks.
   at::Tensor shard(int64_t b, int64_t* global) const;
   bool writer() const { return rank_ == 0; }
@@ -163,11 +167,13 @@ class Trainer {
   std::vector<std::pair<int64_t, Image>> deferred_pictures_;
   bool state_deferred_ = false;
   int64_t folded_epochs_ = 0;
-  // Where this process's time went (printed at the end of a run): the epochs' steps, their
-  // ends (losses, pictures, checkpoints handed to the writer), and before the first step.
+  // Where this process's time went (printed at the end of a run): the epochs' steps (until the
+  // device has done them), their ends (losses, pictures, checkpoints handed to the writer), and
+  // before the first step.
+  std::chrono::steady_clock::time_point started_;
   double steps_seconds_ = 0, epoch_end_seconds_ = 0, startup_seconds_ = -1;
-  // Parts of the epochs' ends: reading the loss sums (the first read waits for the device),
-  // drawing the sample grid, taking the checkpoint's snapshot for the writer.
+  // Parts of the epochs' ends: reading the loss sums (their all-reduce in a group), drawing the
+  // sample grid, taking the checkpoint's snapshot for the writer.
   double loss_read_seconds_ = 0, picture_seconds_ = 0, snapshot_seconds_ = 0;
   // Rank 0 with async_writes: the thread that writes each epoch's files (last, so that it is
   // destroyed first: its job in progress uses the members above).
