@@ -22,6 +22,7 @@
 #include "forgery/features.h"
 #include "forgery/io/metrics.h"
 #include "forgery/train/checkpoint.h"
+#include "forgery/train/options.h"
 #include "run_fixture.h"
 
 #if FORGERY_HAVE_DIST
@@ -223,6 +224,40 @@ TEST(DistBackend, NcclWhereItCanCarryTheGradientsGlooElseAndAClearErrorWhenAsked
   msg = test::error_message([] { dist::resolve_backend("mpi", true, 1, 1); });
   EXPECT_NE(msg.find("dist_backend 'mpi'"), std::string::npos) << msg;
   if (dist::nccl_built()) EXPECT_EQ(dist::resolve_backend("nccl", true, 2, 2), "nccl");
+}
+
+TEST_F(Dist, AWorldOfOneIsTheSingleProcessRunUnlessKeptAsAGroup) {
+  // A group of one is dropped (the single-process run); kept (bench/dist_one_rank), its
+  // buckets go through the collective and the metrics say so.
+  auto config = [&] {
+    return build_config("gan-mnist", {"data_dir=" + (tmp_ / "mnist").string(), "epochs=2", "batch_size=256",
+                                      "progress=off", "device=cpu", "final_samples=0"});
+  };
+  for (const bool keep : {false, true}) {
+    dist::WorldSpec spec;
+    spec.method = "file";
+    spec.file_path = (tmp_ / (keep ? "kept.store" : "dropped.store")).string();
+    std::shared_ptr<dist::Group> group = dist::Group::create(spec, std::chrono::seconds(30));
+    const fs::path dir = tmp_ / (keep ? "kept" : "dropped");
+    prepare_output_dir(dir, false);
+    {
+      Trainer t(config(), dir);
+      t.set_group(group, keep);
+      EXPECT_EQ(t.world_size(), 1);
+      t.start_new();
+      EXPECT_EQ(t.train(), 0);
+    }
+    MetricsLog log(dir);
+    log.load();
+    ASSERT_EQ(log.rows().size(), 2u);
+    if (keep) {
+      EXPECT_EQ(log.column("world_size"), (std::vector<double>{1, 1}));
+      for (double c : log.column("collective_seconds")) EXPECT_GT(c, 0.0);
+      EXPECT_EQ(Checkpoint::read(dir / "checkpoints/last.pt").get_int("world_size"), 1);
+    } else {
+      for (double w : log.column("world_size")) EXPECT_TRUE(std::isnan(w)) << "a dropped group's run has no world_size";
+    }
+  }
 }
 
 TEST(DistNccl, OneRankCarriesCudaBucketsOnTheDeviceWithTheStopVote) {

@@ -171,8 +171,8 @@ torch::optim::Adam& Trainer::optimizer(const std::string& name) {
   return *it->second;
 }
 
-void Trainer::set_group(std::shared_ptr<dist::Group> group) {
-  if (!group || group->size() == 1) {
+void Trainer::set_group(std::shared_ptr<dist::Group> group, bool keep_alone) {
+  if (!group || (group->size() == 1 && !keep_alone)) {
     group_.reset();
     rank_ = 0;
     world_ = 1;

@@ -49,8 +49,10 @@ class Trainer {
   // Data-parallel training: this process is one rank of `group` (called before start_new or
   // restore). Every rank runs the same steps on its equal share of each batch (batch_size is
   // the global batch); gradients are averaged at the optimiser seam; rank 0 alone writes the
-  // run folder. UsageError when batch_size does not split into equal shares.
-  void set_group(std::shared_ptr<dist::Group> group);
+  // run folder. UsageError when batch_size does not split into equal shares. A group of one is
+  // dropped (the run is the single-process run, bit for bit) unless `keep_alone` (benchmarks:
+  // what the data-parallel machinery costs a rank, on a machine with one device).
+  void set_group(std::shared_ptr<dist::Group> group, bool keep_alone = false);
   int rank() const { return rank_; }
   int world_size() const { return world_; }
 
