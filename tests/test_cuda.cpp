@@ -365,35 +365,21 @@ TEST_F(CudaRun, GraphedRunsGiveTheEagerRunsWeights) {
 // every step of epochs 4 and 5 but each epoch's first (the epoch's end before it reads the
 // losses), when the graphs of both batch shapes have been captured (epochs 1-3) and replay.
 // Each recipe, its data path included (dcgan with hflip draws its flips on the host).
-TEST_F(CudaRun, TrainingStepsNeverMakeTheHostWaitForTheDevice) {
-  if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
-  test::write_pairs(tmp_ / "pairs", 5, 1);
-  test::write_domains(tmp_ / "h2z", 4, 3, 0);
-  const std::string mnist = "data_dir=" + (tmp_ / "mnist").string();
-  const std::string pix2pix = "ngf=2 ndf=2 load_size=136 eval_every=0 visual_count=1";
-  struct Case {
-    std::string preset, sets;
-  };
-  const std::vector<Case> cases = {
-      {"gan-mnist", mnist + " batch_size=64 cuda_graphs=on"},
-      {"gan-mnist", mnist + " batch_size=64 cuda_graphs=off"},
-      {"cgan-mnist", mnist + " cuda_graphs=on"},
-      {"dcgan-mnist", mnist + " hflip=true cuda_graphs=on"},
-      {"pix2pix-facades-128", "data_dir=" + (tmp_ / "pairs").string() + " " + pix2pix + " cuda_graphs=on"},
-      {"cyclegan-horse2zebra-128", "data_dir=" + (tmp_ / "h2z").string() +
-                                       " ngf=2 ndf=2 load_size=36 crop_size=32 visual_count=1 eval_every=0"},
-  };
-  struct Allow {
-    ~Allow() { forbid_cuda_syncs(false); }
-  } allow;
-  for (const Case& k : cases) {
+class CudaSyncFree : public CudaRun {
+ protected:
+  void SetUp() override {
+    CudaRun::SetUp();
+    if (!IsSkipped() && !cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
+  }
+  void TearDown() override { forbid_cuda_syncs(false); }
+  void expect_no_waits(const std::string& preset, const std::string& words_of_sets) {
     std::vector<std::string> sets = {"epochs=5", "progress=off", "device=cuda"};
-    std::istringstream words(k.sets);
+    std::istringstream words(words_of_sets);
     for (std::string w; words >> w;) sets.push_back(w);
-    const std::string name = k.preset + " " + k.sets.substr(k.sets.find(' ') + 1);
-    const fs::path dir = tmp_ / ("sync-" + std::to_string(&k - cases.data()));
+    const std::string name = preset + " " + words_of_sets.substr(words_of_sets.find(' ') + 1);
+    const fs::path dir = tmp_ / ("run-" + std::to_string(++runs_));
     prepare_output_dir(dir, false);
-    Trainer t(build_config(k.preset, sets), dir);
+    Trainer t(build_config(preset, sets), dir);
     t.start_new();
     t.load_data();
     const int64_t nb = t.batches_per_epoch();
@@ -410,9 +396,33 @@ TEST_F(CudaRun, TrainingStepsNeverMakeTheHostWaitForTheDevice) {
     } catch (const std::exception& e) {
       ADD_FAILURE() << name << ": step " << t.global_step() + 1 << " made the host wait for the device: " << e.what();
     }
-    forbid_cuda_syncs(false);
+    forbid_cuda_syncs(false);  // before the trainer's destructor waits for its graphs
     EXPECT_EQ(checked, 2 * (nb - 1)) << name;
   }
+  std::string mnist() const { return "data_dir=" + (tmp_ / "mnist").string(); }
+  int runs_ = 0;
+};
+
+TEST_F(CudaSyncFree, GanMnistStepsGraphedAndEager) {
+  expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=on");
+  expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=off");
+}
+
+TEST_F(CudaSyncFree, ConditionalGanAndDcganWithFlipsSteps) {
+  expect_no_waits("cgan-mnist", mnist() + " cuda_graphs=on");
+  expect_no_waits("dcgan-mnist", mnist() + " hflip=true cuda_graphs=on");
+}
+
+TEST_F(CudaSyncFree, Pix2pixSteps) {
+  test::write_pairs(tmp_ / "pairs", 5, 1);
+  expect_no_waits("pix2pix-facades-128", "data_dir=" + (tmp_ / "pairs").string() +
+                                             " ngf=2 ndf=2 load_size=136 eval_every=0 visual_count=1 cuda_graphs=on");
+}
+
+TEST_F(CudaSyncFree, CycleGanSteps) {
+  test::write_domains(tmp_ / "h2z", 4, 3, 0);
+  expect_no_waits("cyclegan-horse2zebra-128", "data_dir=" + (tmp_ / "h2z").string() +
+                                                  " ngf=2 ndf=2 load_size=36 crop_size=32 visual_count=1 eval_every=0");
 }
 
 TEST_F(CudaRun, SamplingOnTheGpuGivesTheCpusImages) {
