@@ -85,6 +85,9 @@ int maybe_launch(int64_t nproc, const dist::WorldSpec& spec, const Config& confi
     throw UsageError("--nproc " + std::to_string(nproc) + ": option batch_size " + std::to_string(bs) +
                      " (the global batch) does not split into " + std::to_string(nproc) +
                      " equal shares: use a multiple of " + std::to_string(nproc));
+  // What every worker would refuse, refused once before any starts.
+  const bool cuda = select_device(config.get_string("device")).is_cuda();
+  dist::resolve_backend(config.get_string("dist_backend"), cuda, static_cast<int>(nproc), cuda ? cuda_device_count() : 0);
   // A failed rank leaves the others nothing to do: a few seconds to name it, then they stop.
   return dist::run_local_workers(static_cast<int>(nproc), g_argv, std::min(10.0, config.get_float("dist_timeout") + 5));
 }
