@@ -12,6 +12,7 @@
 
 #include "bench_options.h"
 #include "forgery/core/precision.h"
+#include "forgery/core/runtime.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/train/cyclegan_step.h"
 #include "forgery/train/options.h"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
         if (p.dim() == 4) p.set_data(p.data().contiguous(fmt));
   const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
   forgery::apply_precision(dev, prec);
+  forgery::choose_algorithms(dev, /*deterministic=*/false);  // as the trainer does
   torch::optim::Adam opt_g(gp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   torch::optim::Adam opt_d(dp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   TimedOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});

@@ -16,6 +16,7 @@
 #include "bench_options.h"
 #include "graphed_step.h"
 #include "forgery/core/precision.h"
+#include "forgery/core/runtime.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/gan_step.h"
 #include "forgery/train/options.h"
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   auto labels = classes > 0 ? torch::randint(0, classes, {batch}, opts.dtype(torch::kLong)) : at::Tensor();
   const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
   forgery::apply_precision(dev, prec);
+  forgery::choose_algorithms(dev, /*deterministic=*/false);  // as the trainer does
   forgery::Batch data{{"real", real}};
   if (labels.defined()) data["labels"] = labels;
   auto one_step = [&](const forgery::Batch& b) {

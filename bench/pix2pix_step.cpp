@@ -16,6 +16,7 @@
 #include "bench_options.h"
 #include "graphed_step.h"
 #include "forgery/core/precision.h"
+#include "forgery/core/runtime.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/train/options.h"
 #include "timed_optimizers.h"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   auto b = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
   const forgery::Precision prec = forgery::parse_precision(precision, "--precision");
   forgery::apply_precision(dev, prec);
+  forgery::choose_algorithms(dev, /*deterministic=*/false);  // as the trainer does
   const forgery::Batch data{{"A", a}, {"B", b}};
   auto one_step = [&](const forgery::Batch& x) {
     forgery::AutocastScope autocast(dev, prec);

@@ -39,6 +39,9 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
         torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     dev = torch.device(args.device)
+    if dev.type == "cuda":
+        # As the reference implementation's BaseModel does for fixed-size inputs (and the trainer).
+        torch.backends.cudnn.benchmark = True
     a = (torch.rand(1, 3, args.size, args.size) * 2 - 1).to(dev)
     b = (torch.rand(1, 3, args.size, args.size) * 2 - 1).to(dev)
     if args.model == "cyclegan":

@@ -61,6 +61,11 @@ void use_deterministic_algorithms() {
   ctx.setDeterministicAlgorithms(true, false);
 }
 
+void choose_algorithms(const c10::Device& device, bool deterministic) {
+  if (deterministic) use_deterministic_algorithms();
+  else if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+}
+
 int configure_threads(int requested) {
   if (requested < 0) throw UsageError("threads: must be 0 (one per physical core) or a positive count");
   int n = requested > 0 ? requested : physical_cores();

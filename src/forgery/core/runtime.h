@@ -18,6 +18,11 @@ int configure_threads(int requested);
 // CUDA runs repeat and resume bit for bit. An operation without a deterministic
 // implementation then fails naming itself.
 void use_deterministic_algorithms();
+// How a training run picks its CUDA kernels: deterministic ones (above), or else cuDNN's fastest
+// for each convolution shape, timed once when the shape first runs (cuDNN's benchmark mode, which
+// the reference pix2pix/CycleGAN implementation turns on too: a run's batches have one size).
+// Nothing on CPUs.
+void choose_algorithms(const c10::Device& device, bool deterministic);
 int physical_cores();
 
 // Thread layers: LibTorch's element-wise work runs on OpenMP threads; OpenBLAS runs its

@@ -149,7 +149,7 @@ Trainer::Trainer(Config config, fs::path run_dir)
   schedule_.policy = config_.get_string("lr_policy");
   precision_ = parse_precision(config_.get_string("precision"));
   apply_precision(device_, precision_);
-  if (config_.get_bool("deterministic")) use_deterministic_algorithms();
+  choose_algorithms(device_, config_.get_bool("deterministic"));
   // Before any file of the run is touched (data-parallel is checked when the group is set).
   if (config_.get_string("cuda_graphs") == "on")
     if (const std::string why = graphs_unavailable(); !why.empty()) throw UsageError("option cuda_graphs on: " + why);
