@@ -14,7 +14,7 @@ at::Tensor normalize_bytes(const at::Tensor& bytes) {
 }
 
 at::Tensor to_device_async(const at::Tensor& host, const c10::Device& device) {
-  if (!device.is_cuda()) return host.to(device);
+  if (!device.is_cuda() || !host.is_cpu()) return host.to(device);
   return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
