@@ -1,9 +1,13 @@
 // Iterations per second of CycleGAN training steps (Forgery's real cyclegan_step on the
 // registered resnet_6blocks / resnet_9blocks generators and basic PatchGANs with InstanceNorm,
-// batch 1, random images, pools of 50), with the optimisers' share, on the CPU or a GPU.
+// batch 1, random images, pools of 50 filled first), with the optimisers' share, on the CPU or a
+// GPU; --graphs 1 steps through CUDA graphs as the trainer's cuda_graphs option does (the pools'
+// draws made before each step and handed to it; the two eager steps and the capture fall in the
+// warm-up).
 //
-//   build/bench/cyclegan_step [--size 128|256] [--ngf 64] [--steps 10] [--warmup 2] [--threads 2]
+//   build/bench/cyclegan_step [--size 128|256] [--ngf 64] [--steps 10] [--warmup 3] [--threads 2]
 //                             [--device cpu|cuda] [--channels-last 0|1] [--precision fp32|tf32|bf16]
+//                             [--graphs 0|1]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -11,8 +15,10 @@
 #include <string>
 
 #include "bench_options.h"
+#include "graphed_step.h"
 #include "forgery/core/precision.h"
 #include "forgery/core/runtime.h"
+#include "forgery/data/tensor_dataset.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/train/cyclegan_step.h"
 #include "forgery/train/options.h"
@@ -24,7 +30,7 @@ using forgery::bench::TimedOptimizers;
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t size = 128, ngf = 64, steps = 10, warmup = 2, threads = 2, channels_last = 0;
+  int64_t size = 128, ngf = 64, steps = 10, warmup = 3, threads = 2, channels_last = 0, graphs = 0;
   std::string device = "cpu", precision = "fp32";
   if (!forgery::bench::BenchOptions()
            .add("size", &size)
@@ -35,6 +41,7 @@ int main(int argc, char** argv) {
            .add("device", &device)
            .add("channels-last", &channels_last)
            .add("precision", &precision)
+           .add("graphs", &graphs)
            .parse(argc, argv))
     return 2;
   at::set_num_threads(static_cast<int>(threads));
@@ -64,15 +71,31 @@ int main(int argc, char** argv) {
   torch::optim::Adam opt_g(gp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   torch::optim::Adam opt_d(dp, torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   TimedOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
-  forgery::ImagePool pool_a(50), pool_b(50);
   auto opts = torch::TensorOptions().device(dev);
   auto a = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
   auto b = (torch::rand({1, 3, size, size}, opts) * 2 - 1).contiguous(fmt);
-  auto step = [&] {
+  // Pools of 50 already full, as for all but a run's first 50 steps: each query exchanges.
+  forgery::ImagePool pool_a(50), pool_b(50);
+  for (int i = 0; i < 50; ++i) {
+    pool_a.query(torch::rand({1, 3, size, size}, opts) * 2 - 1);
+    pool_b.query(torch::rand({1, 3, size, size}, opts) * 2 - 1);
+  }
+  auto one_step = [&](const forgery::Batch& x) {
     forgery::AutocastScope autocast(dev, prec);
-    forgery::cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, a, b, pool_a, pool_b, forgery::CycleGanWeights{},
-                           forgery::GanLoss::Lsgan);
+    auto l = forgery::cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, x.at("A"), x.at("B"), pool_a, pool_b,
+                                    forgery::CycleGanWeights{}, forgery::GanLoss::Lsgan, x.at("pool_a_draws"),
+                                    x.at("pool_b_draws"));
+    return std::vector<forgery::LossValue>{{"D_A", l.D_A}, {"G_A", l.G_A}, {"cycle_A", l.cycle_A},
+                                           {"idt_A", l.idt_A}, {"D_B", l.D_B}, {"G_B", l.G_B},
+                                           {"cycle_B", l.cycle_B}, {"idt_B", l.idt_B}};
   };
+  // As the CycleGAN recipe's prepare_batch: the pools' draws made first, handed to the step.
+  auto prepare = [&](forgery::Batch& x) {
+    x["pool_b_draws"] = forgery::to_device_async(pool_b.draws(1), dev);
+    x["pool_a_draws"] = forgery::to_device_async(pool_a.draws(1), dev);
+  };
+  forgery::bench::GraphedStep step(forgery::Batch{{"A", a}, {"B", b}}, one_step, prepare);
+  if (graphs && !step.use_graphs("cyclegan_step", {&opt_g, &opt_d})) return 2;
   auto sync = [&] {
     if (dev.is_cuda()) torch::cuda::synchronize();
   };
@@ -83,10 +106,11 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < steps; ++i) step();
   sync();
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"size\": %lld, "
+  std::printf("{\"program\": \"forgery\", \"precision\": \"%s\", \"channels_last\": %d, \"graphs\": %lld, \"size\": %lld, "
               "\"ngf\": %lld, \"steps\": %lld, \"threads\": %d, "
               "\"seconds\": %.4f, \"iterations_per_sec\": %.3f, \"optimizer_share\": %.3f}\n",
-              precision.c_str(), int(channels_last != 0), (long long)size, (long long)ngf, (long long)steps,
+              precision.c_str(), int(channels_last != 0), (long long)step.captures(), (long long)size, (long long)ngf,
+              (long long)steps,
               at::get_num_threads(), secs, steps / secs, ctx.seconds / secs);
   return 0;
 }

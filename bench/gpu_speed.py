@@ -20,8 +20,8 @@ MNIST batches): images per second for
   - forgery with graphs and channels-last (the trainer's defaults on CUDA) in fp32, tf32, bf16.
 pix2pix (unet_256) and CycleGAN (resnet_9blocks) at 256x256, batch 1, random images: iterations
 per second of the Python references' networks and steps (bench/step_profile.py --speed) and of
-build-gpu/bench/pix2pix_step, cyclegan_step with the same arms (CycleGAN without graphs: its
-image pools decide on the host).
+build-gpu/bench/pix2pix_step, cyclegan_step with the same arms (CUDA graphs; CycleGAN also
+contiguous, its trainer default on CUDA).
 "fp32" means TF32 off for both cuBLAS and cuDNN; "tf32" means on for both.
 
 Writes bench/results/gpu_speed.json and prints Markdown tables for docs/performance.md.
@@ -152,11 +152,13 @@ def image_to_image(args, model):
         "python eager as shipped (TF32 convolutions)": ref,
         "forgery eager fp32": [step, "--precision", "fp32"] + common,
     }
-    # CycleGAN's step decides on the host (image pools): no graphs, as in the trainer.
-    graphs = ["--graphs", "1"] if model == "pix2pix" else []
-    label = "graphs channels-last" if graphs else "eager channels-last"
+    # CUDA graphs for both (CycleGAN's pools draw before the step); channels-last where the
+    # trainer's memory_format auto has it (pix2pix; CycleGAN stays contiguous), both for CycleGAN.
     for precision in ("fp32", "tf32", "bf16"):
-        arms[f"forgery {label} {precision}"] = [step, "--precision", precision, "--channels-last", "1"] + graphs + common
+        arms[f"forgery graphs channels-last {precision}"] = [step, "--precision", precision, "--channels-last", "1",
+                                                             "--graphs", "1"] + common
+        if model == "cyclegan":
+            arms[f"forgery graphs contiguous {precision}"] = [step, "--precision", precision, "--graphs", "1"] + common
     return alternate(args, model, arms, "iterations_per_sec")
 
 

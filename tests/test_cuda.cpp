@@ -359,6 +359,32 @@ TEST_F(CudaRun, GraphedRunsGiveTheEagerRunsWeights) {
   }
 }
 
+// CycleGAN's graphed steps (once both pools are full, their draws made before the step and
+// handed to the graph with the batch) against the same run stepped eagerly: the same weights,
+// bit for bit. U-Net generators, whose kernels have deterministic forms on CUDA (the ResNet
+// generator's reflection padding has none for its backward pass).
+TEST_F(CudaRun, CycleGanGraphedRunGivesTheEagerRunsWeights) {
+  if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
+  test::write_domains(tmp_ / "h2z", 4, 3, 0);
+  auto run = [&](const std::string& name, const std::string& graphs) {
+    return run_forgery("train cyclegan-horse2zebra-128 --data '" + (tmp_ / "h2z").string() + "' --out '" +
+                           (tmp_ / name).string() +
+                           "' --epochs 4 --device cuda --set progress=off --set deterministic=true --set netG=unet_128 "
+                           "--set ngf=2 --set ndf=2 --set load_size=136 --set crop_size=128 --set pool_size=2 "
+                           "--set visual_count=1 --set eval_every=0 --set cuda_graphs=" + graphs,
+                       tmp_.path());
+  };
+  auto g = run("graphs", "on");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  // 16 steps: two fill the pools (eager, outside the graphs), two more warm up, then twelve
+  // replays (the captured step's own included).
+  EXPECT_NE(g.out.find("CUDA graphs: 1 captured, 12 steps replayed, 2 eager"), std::string::npos) << g.out;
+  auto e = run("eager", "off");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  for (const char* net : {"G_A", "G_B", "D_A", "D_B"})
+    EXPECT_TRUE(same(weights(tmp_ / "graphs", net), weights(tmp_ / "eager", net))) << net;
+}
+
 // No training step makes the host wait for the device: the host queues step after step, and
 // the GPU is never idle between them. LibTorch's sync debug mode throws on every such wait
 // (.item(), a copy to the host or from pageable memory, a stream synchronisation); it is on for
@@ -421,8 +447,10 @@ TEST_F(CudaSyncFree, Pix2pixSteps) {
 
 TEST_F(CudaSyncFree, CycleGanSteps) {
   test::write_domains(tmp_ / "h2z", 4, 3, 0);
+  // Pools of two: full in the first epoch, graphed from the second.
   expect_no_waits("cyclegan-horse2zebra-128", "data_dir=" + (tmp_ / "h2z").string() +
-                                                  " ngf=2 ndf=2 load_size=36 crop_size=32 visual_count=1 eval_every=0");
+                                                  " ngf=2 ndf=2 load_size=36 crop_size=32 visual_count=1 eval_every=0"
+                                                  " pool_size=2 cuda_graphs=on");
 }
 
 TEST_F(CudaRun, SamplingOnTheGpuGivesTheCpusImages) {

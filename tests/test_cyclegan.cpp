@@ -168,6 +168,41 @@ TEST_F(GoldenCycleGan, ImagePoolDecidesAsTheReferenceWithTheSameDraws) {
   EXPECT_TRUE(off.query(fakes).is_same(fakes));
 }
 
+TEST(ImagePoolDraws, DrawsThenApplyDecideAsQueryWithTheSameStream) {
+  // The graph-safe form of a full pool's query (draws on the host first, then device work
+  // only) passes on and keeps the same images as query(), drawing the same numbers.
+  auto fake = [](int i) { return torch::full({2, 1, 2, 2}, double(i)) + torch::arange(2).view({2, 1, 1, 1}) * 0.5; };
+  ImagePool a(3), b(3);
+  seed_everything(11);
+  std::vector<at::Tensor> from_query;
+  for (int i = 0; i < 12; ++i) from_query.push_back(a.query(fake(i)));
+  seed_everything(11);
+  std::vector<at::Tensor> from_draws;
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(b.full(), i >= 2) << i;  // two images a query: full after the second
+    if (!b.full()) {
+      from_draws.push_back(b.query(fake(i)));
+      continue;
+    }
+    const at::Tensor d = b.draws(2);
+    EXPECT_EQ(d.sizes(), (std::vector<int64_t>{2, 2}));
+    from_draws.push_back(b.apply(fake(i), d));
+  }
+  const double next_after_draws = at::rand({1}).item<double>();
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(torch::equal(from_query[i], from_draws[i])) << i;
+  EXPECT_TRUE(torch::equal(a.state(), b.state()));
+  // The same stream consumed: the next number drawn after either is the same.
+  seed_everything(11);
+  ImagePool c(3);
+  for (int i = 0; i < 12; ++i) c.query(fake(i));
+  EXPECT_EQ(at::rand({1}).item<double>(), next_after_draws);
+  // Old images came back at least once (the pool really exchanged some).
+  int passed_on_old = 0;
+  for (int i = 2; i < 12; ++i) passed_on_old += !torch::equal(from_query[i], fake(i).narrow(0, 0, 2));
+  EXPECT_GT(passed_on_old, 0);
+  EXPECT_THROW(ImagePool(2).apply(fake(0), torch::zeros({2, 2}, torch::kLong)), std::logic_error);
+}
+
 // ---------------------------------------------------------------------------------------------
 // End to end on generated unpaired images.
 

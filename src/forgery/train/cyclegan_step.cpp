@@ -6,7 +6,8 @@ namespace forgery {
 
 CycleGanLosses cyclegan_step(const CycleGanNets& n, StepContext& ctx, const at::Tensor& real_a,
                              const at::Tensor& real_b, ImagePool& pool_a, ImagePool& pool_b,
-                             const CycleGanWeights& w, GanLoss loss) {
+                             const CycleGanWeights& w, GanLoss loss, const at::Tensor& draws_a,
+                             const at::Tensor& draws_b) {
   at::Tensor fake_b = n.G_A.forward(real_a);
   at::Tensor rec_a = n.G_B.forward(fake_b);
   at::Tensor fake_a = n.G_B.forward(real_b);
@@ -39,8 +40,11 @@ CycleGanLosses cyclegan_step(const CycleGanNets& n, StepContext& ctx, const at::
     d.backward();
     return d.detach();
   };
-  l.D_A = d_loss(n.D_A, real_b, pool_b.query(fake_b));
-  l.D_B = d_loss(n.D_B, real_a, pool_a.query(fake_a));
+  auto from_pool = [](ImagePool& pool, const at::Tensor& fakes, const at::Tensor& draws) {
+    return draws.defined() ? pool.apply(fakes, draws) : pool.query(fakes);
+  };
+  l.D_A = d_loss(n.D_A, real_b, from_pool(pool_b, fake_b, draws_b));
+  l.D_B = d_loss(n.D_B, real_a, from_pool(pool_a, fake_a, draws_a));
   ctx.step("D");
   for (at::Tensor* t : {&l.G_A, &l.G_B, &l.cycle_A, &l.cycle_B, &l.idt_A, &l.idt_B}) *t = t->detach();
   return l;

@@ -128,11 +128,18 @@ class Recipe {
   // A new run's recipe state after build(), such as the fixed noise of the sample grids.
   virtual void start_new() {}
 
+  // Called with every batch before train_step, graphed or not: what the step needs the host to
+  // draw goes into the batch as device tensors (CycleGAN's pool decisions), so that the step
+  // itself is device work only, and a graph's replay gets the new draws with its inputs.
+  virtual void prepare_batch(Batch& batch) { (void)batch; }
   virtual std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) = 0;
   // Whether train_step may be captured as a CUDA graph and replayed (GraphedSteps): device work
-  // only, no host decision on random or device values (CycleGAN's image pools decide on the
-  // host, so its step runs eagerly), the same work for every batch of the same shapes.
+  // only, no host decision on random or device values, the same work for every batch of the
+  // same shapes, at least once graph_safe_now() says so.
   virtual bool graph_safe_step() const { return false; }
+  // Whether this step is such now: CycleGAN's steps change the host's state (the pools' counts)
+  // until its image pools are full, and run eagerly until then.
+  virtual bool graph_safe_now() const { return true; }
   // Whether memory_format auto makes the convolution weights channels-last on CUDA (faster for
   // the DCGAN family and pix2pix; not where InstanceNorm and reflection padding run between the
   // convolutions, CycleGAN's ResNet generator).

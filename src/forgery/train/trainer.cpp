@@ -611,8 +611,9 @@ int Trainer::train() {
       std::vector<LossValue> step_losses;
       {
         AutocastScope autocast(device_, precision_);
-        const Batch batch = data_->batch(index);
-        if (graphs_) {
+        Batch batch = data_->batch(index);
+        recipe_->prepare_batch(batch);
+        if (graphs_ && recipe_->graph_safe_now()) {
           step_losses = graphs_->run(batch, [&](const Batch& b) { return recipe_->train_step(b, ctx); });
           if (graphs_off_.empty() && !graphs_->disabled_reason().empty()) {
             graphs_off_ = graphs_->disabled_reason();
