@@ -49,15 +49,17 @@ at::Tensor ImagePool::apply(const at::Tensor& fakes, const at::Tensor& draws) {
   if (size_ == 0) return fakes;
   if (!full()) throw std::logic_error("ImagePool::apply before the pool is full");
   const at::Tensor images = fakes.detach().to(images_.scalar_type());
+  const at::Tensor slots = at::arange(size_, draws.options()).view({-1, 1, 1, 1});
   std::vector<at::Tensor> out;
   for (int64_t i = 0; i < images.size(0); ++i) {
-    // Both ways computed, one kept: no host decision, so that a graph can replay it.
+    // Both ways computed, one kept: no host decision, so that a graph can replay it. The
+    // exchange is a masked write of the whole pool rather than index_copy_, whose deterministic
+    // form on CUDA reads the index's range on the host (no capture, a wait per step).
     const at::Tensor image = images.narrow(0, i, 1);
     const at::Tensor use = draws[i][0].to(at::kBool);
     const at::Tensor which = draws[i].narrow(0, 1, 1);
-    const at::Tensor stored = images_.index_select(0, which);
-    out.push_back(at::where(use, stored, image));
-    images_.index_copy_(0, which, at::where(use, image, stored));
+    out.push_back(at::where(use, images_.index_select(0, which), image));
+    images_.copy_(at::where(slots.eq(which).logical_and_(use), image, images_));
   }
   return at::cat(out, 0);
 }
