@@ -63,8 +63,11 @@ def forgery_epochs(args, work, name, sets):
         rows = [json.loads(line) for line in f if line.strip()]
     per_epoch = [r["seconds"] for r in rows]
     graphs = [line for line in text.splitlines() if line.startswith("CUDA graphs:")]
+    # The run's own account: before the first step, in the steps (until the GPU has done them),
+    # at the epochs' ends, the final files.
+    time_line = [line for line in text.splitlines() if line.startswith("time:")]
     return {"wall": wall, "in_epochs": sum(per_epoch), "epoch_median": statistics.median(per_epoch[1:] or per_epoch),
-            "graphs": graphs[0] if graphs else ""}
+            "graphs": graphs[0] if graphs else "", "time": time_line[0] if time_line else ""}
 
 
 def python_epochs(args, work):
@@ -104,7 +107,8 @@ def gan(args, work):
     for name, runs in got.items():
         if runs:
             out[name] = {"epoch_seconds": summary([r["epoch_median"] for r in runs]),
-                         "wall": summary([r["wall"] for r in runs]), "graphs": runs[-1].get("graphs", "")}
+                         "wall": summary([r["wall"] for r in runs]), "graphs": runs[-1].get("graphs", ""),
+                         "time": [r.get("time", "") for r in runs]}
     return out
 
 
