@@ -4,7 +4,8 @@
 // of NCCL: the all-reduce's launches and bookkeeping, with no traffic between devices. Both arms
 // step eagerly (data-parallel steps are not captured as CUDA graphs).
 //
-//   build/bench/dist_one_rank --data MNIST_DIR [--device cpu|cuda] [--backend gloo|nccl]
+//   build/bench/dist_one_rank --data MNIST_DIR [--device cpu|cuda] [--backend gloo|nccl (default:
+//       nccl on CUDA where built)]
 //       [--epochs 3] [--rounds 2] [--threads 0]
 //
 // Prints a Markdown table (seconds per epoch after the first, median and range over the rounds;
@@ -26,6 +27,7 @@
 #include "forgery/core/fs.h"
 #include "forgery/core/runtime.h"
 #include "forgery/dist/dist.h"
+#include "forgery/dist/nccl.h"
 #include "forgery/io/metrics.h"
 #include "forgery/train/options.h"
 #include "forgery/train/trainer.h"
@@ -91,7 +93,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--epochs %d: at least 2 (the first is not timed)\n", epochs);
     return 2;
   }
-  if (backend.empty()) backend = device == "cuda" ? "nccl" : "gloo";
+  // NCCL on CUDA where this build has it (what a one-GPU machine can measure of it), else Gloo.
+  if (backend.empty()) backend = device == "cuda" && forgery::dist::nccl_built() ? "nccl" : "gloo";
   threads = forgery::configure_threads(threads);  // as the forgery command does (0: the machine's cores)
   try {
     if (!forgery::dist::available())
