@@ -93,6 +93,23 @@ TEST_F(Cli, TrainSampleResume) {
                        tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 1/1"), std::string::npos) << r.out;
+  {
+    // The run's last line accounts for its time: the parts (each rounded to 0.1 s) add up.
+    const size_t at = r.out.find("time: ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    double total = -1, start = -1, steps = -1, ends = -1, losses = -1, drawing = -1, snapshots = -1, final_files = -1;
+    ASSERT_EQ(std::sscanf(r.out.c_str() + at,
+                          "time: %lf s in all: %lf s before the first step, %lf s in the steps, %lf s at the epochs' "
+                          "ends (%lf s reading the losses, %lf s drawing, %lf s the checkpoints' snapshots), %lf s "
+                          "for the final files",
+                          &total, &start, &steps, &ends, &losses, &drawing, &snapshots, &final_files),
+              8)
+        << r.out.substr(at);
+    for (double v : {start, steps, ends, losses, drawing, snapshots, final_files}) EXPECT_GE(v, 0.0) << r.out.substr(at);
+    EXPECT_GT(steps, 0.0);
+    EXPECT_NEAR(start + steps + ends + final_files, total, 0.25) << r.out.substr(at);
+    EXPECT_LE(losses + drawing + snapshots, ends + 0.07) << r.out.substr(at);
+  }
   r = run_forgery("sample '" + run + "' --n 16 --seed 3 --out grid.png --single singles", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Image grid = read_png(tmp_ / "grid.png");
