@@ -18,7 +18,6 @@
 #include "graphed_step.h"
 #include "forgery/core/precision.h"
 #include "forgery/core/runtime.h"
-#include "forgery/data/tensor_dataset.h"
 #include "forgery/models/image_nets.h"
 #include "forgery/train/cyclegan_step.h"
 #include "forgery/train/options.h"
@@ -83,17 +82,13 @@ int main(int argc, char** argv) {
   auto one_step = [&](const forgery::Batch& x) {
     forgery::AutocastScope autocast(dev, prec);
     auto l = forgery::cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, x.at("A"), x.at("B"), pool_a, pool_b,
-                                    forgery::CycleGanWeights{}, forgery::GanLoss::Lsgan, x.at("pool_a_draws"),
-                                    x.at("pool_b_draws"));
+                                    forgery::CycleGanWeights{}, forgery::GanLoss::Lsgan, &x);
     return std::vector<forgery::LossValue>{{"D_A", l.D_A}, {"G_A", l.G_A}, {"cycle_A", l.cycle_A},
                                            {"idt_A", l.idt_A}, {"D_B", l.D_B}, {"G_B", l.G_B},
                                            {"cycle_B", l.cycle_B}, {"idt_B", l.idt_B}};
   };
   // As the CycleGAN recipe's prepare_batch: the pools' draws made first, handed to the step.
-  auto prepare = [&](forgery::Batch& x) {
-    x["pool_b_draws"] = forgery::to_device_async(pool_b.draws(1), dev);
-    x["pool_a_draws"] = forgery::to_device_async(pool_a.draws(1), dev);
-  };
+  auto prepare = [&](forgery::Batch& x) { forgery::add_pool_draws(x, pool_a, pool_b, dev); };
   forgery::bench::GraphedStep step(forgery::Batch{{"A", a}, {"B", b}}, one_step, prepare);
   if (graphs && !step.use_graphs("cyclegan_step", {&opt_g, &opt_d})) return 2;
   auto sync = [&] {

@@ -23,7 +23,9 @@
 #include "forgery/models/patchgan.h"
 #include "forgery/models/resnet.h"
 #include "forgery/train/checkpoint.h"
+#include "forgery/models/image_nets.h"
 #include "forgery/train/cyclegan_step.h"
+#include "forgery/train/pix2pix_step.h"
 #include "forgery/train/options.h"
 #include "forgery/train/trainer.h"
 #include "golden_fixture.h"
@@ -166,6 +168,36 @@ TEST_F(GoldenCycleGan, ImagePoolDecidesAsTheReferenceWithTheSameDraws) {
   ImagePool off(0);
   at::Tensor fakes = torch::rand({2, 3, 4, 4});
   EXPECT_TRUE(off.query(fakes).is_same(fakes));
+}
+
+TEST(FrozenDiscriminators, AStepLeftByAnExceptionLeavesThemTrainable) {
+  // A step left half-way (a failed CUDA graph capture is retried eagerly; a program may catch
+  // and go on): the discriminators frozen for the generators' part are trainable again.
+  struct ThrowsAtG : StepContext {
+    void zero_grad(const std::string&) override {}
+    void step(const std::string& name) override {
+      if (name == "G") throw std::runtime_error("stopped in G's step");
+    }
+  } ctx;
+  auto trainable = [](torch::nn::Module& m) {
+    for (const auto& p : m.parameters())
+      if (!p.requires_grad()) return false;
+    return true;
+  };
+  Config c = build_config("cyclegan-horse2zebra-128", {"ngf=2", "ndf=2", "netG=unet_128"});
+  auto G_A = make_image_generator(c, 3, 3), G_B = make_image_generator(c, 3, 3);
+  auto D_A = make_image_discriminator(c, 3), D_B = make_image_discriminator(c, 3);
+  const at::Tensor a = torch::rand({1, 3, 128, 128}) * 2 - 1, b = torch::rand({1, 3, 128, 128}) * 2 - 1;
+  ImagePool pool_a(0), pool_b(0);
+  EXPECT_THROW(cyclegan_step({*G_A, *G_B, *D_A, *D_B}, ctx, a, b, pool_a, pool_b, CycleGanWeights{}, GanLoss::Lsgan),
+               std::runtime_error);
+  EXPECT_TRUE(trainable(*D_A));
+  EXPECT_TRUE(trainable(*D_B));
+  Config p = build_config("pix2pix-facades-128", {"ngf=2", "ndf=2"});
+  auto G = make_image_generator(p, 3, 3);
+  auto D = make_image_discriminator(p, 6);
+  EXPECT_THROW(pix2pix_step(*G, *D, ctx, a, b, GanLoss::BceLogits, 100.0), std::runtime_error);
+  EXPECT_TRUE(trainable(*D));
 }
 
 TEST(ImagePoolDraws, DrawsThenApplyDecideAsQueryWithTheSameStream) {

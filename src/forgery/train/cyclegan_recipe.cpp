@@ -80,20 +80,13 @@ class CycleGanRecipe : public Recipe {
   bool graph_safe_step() const override { return true; }
   bool graph_safe_now() const override { return pool_a_.full() && pool_b_.full(); }
 
-  void prepare_batch(Batch& batch) override {
-    if (pool_a_.size() == 0 || !graph_safe_now()) return;  // the pools draw as they are queried
-    // In the order the step queries them: pool_b (for D_A) first.
-    const int64_t n = batch.at("A").size(0);
-    batch["pool_b_draws"] = to_device_async(pool_b_.draws(n), device_);
-    batch["pool_a_draws"] = to_device_async(pool_a_.draws(n), device_);
-  }
+  void prepare_batch(Batch& batch) override { add_pool_draws(batch, pool_a_, pool_b_, device_); }
 
   std::vector<LossValue> train_step(const Batch& batch, StepContext& ctx) override {
     const at::Tensor& real_a = batch.at(a_to_b_ ? "A" : "B");
     const at::Tensor& real_b = batch.at(a_to_b_ ? "B" : "A");
-    auto draws = [&](const char* key) { return batch.count(key) ? batch.at(key) : at::Tensor(); };
-    CycleGanLosses l = cyclegan_step({*G_A_, *G_B_, *D_A_, *D_B_}, ctx, real_a, real_b, pool_a_, pool_b_, weights_, loss_,
-                                     draws("pool_a_draws"), draws("pool_b_draws"));
+    CycleGanLosses l =
+        cyclegan_step({*G_A_, *G_B_, *D_A_, *D_B_}, ctx, real_a, real_b, pool_a_, pool_b_, weights_, loss_, &batch);
     return {{"D_A", l.D_A}, {"G_A", l.G_A}, {"cycle_A", l.cycle_A}, {"idt_A", l.idt_A},
             {"D_B", l.D_B}, {"G_B", l.G_B}, {"cycle_B", l.cycle_B}, {"idt_B", l.idt_B}};
   }

@@ -27,12 +27,15 @@ struct CycleGanLosses {
 // lambda_B, and the identity losses |G_A(B) - B| lambda_B lambda_identity and
 // |G_B(A) - A| lambda_A lambda_identity; then the discriminators (optimiser "D"): D_A on real B
 // and on a fake B from pool_b, D_B on real A and a fake A from pool_a, each (real + fake) / 2.
-// `draws_a`, `draws_b`: full pools' draws made before the step (ImagePool::draws, on the
-// device; pool_b's drawn first), so that the step is device work only; undefined: the pools
-// draw as they are queried.
+// `draws`: a batch with add_pool_draws' entries (full pools' draws made before the step), so
+// that the step is device work only; null or without them: the pools draw as they are queried.
 CycleGanLosses cyclegan_step(const CycleGanNets& nets, StepContext& ctx, const at::Tensor& real_a,
                              const at::Tensor& real_b, ImagePool& pool_a, ImagePool& pool_b,
-                             const CycleGanWeights& weights, GanLoss loss, const at::Tensor& draws_a = {},
-                             const at::Tensor& draws_b = {});
+                             const CycleGanWeights& weights, GanLoss loss, const Batch* draws = nullptr);
+
+// Once both pools are full: their draws for a step on `batch` ("A" holds its images), made now
+// in the order the step queries them (pool_b's first, as drawing them when queried would), put
+// into `batch` on `device`. Nothing while a pool fills or when the pools are off.
+void add_pool_draws(Batch& batch, ImagePool& pool_a, ImagePool& pool_b, const c10::Device& device);
 
 }  // namespace forgery

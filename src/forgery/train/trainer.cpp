@@ -41,9 +41,7 @@ std::atomic<bool> first_trainer{true};
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
-}  // namespace
 
-namespace {
 std::string epoch_file(const char* prefix, int64_t epoch, const char* ext) {
   char name[64];
   std::snprintf(name, sizeof name, "%s%04lld%s", prefix, static_cast<long long>(epoch), ext);
