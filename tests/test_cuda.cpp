@@ -429,6 +429,18 @@ class CudaSyncFree : public CudaRun {
   int runs_ = 0;
 };
 
+// The guard the tests below rely on: a host wait under it throws, and nothing after it is lifted.
+// (Without this, a guard that did nothing would let every test below pass.)
+TEST_F(CudaSyncFree, TheGuardStopsAHostWaitAndOnlyWhileOn) {
+  const at::Tensor t = torch::ones({8}, torch::TensorOptions().device(kGpu));
+  forbid_cuda_syncs(true);
+  EXPECT_THROW(t.sum().item<float>(), c10::Error) << "an .item() under the guard";
+  EXPECT_THROW(t.cpu(), c10::Error) << "a copy to the host under the guard";
+  EXPECT_NO_THROW(t.add(1).mul_(2)) << "device work alone under the guard";
+  forbid_cuda_syncs(false);
+  EXPECT_EQ(t.sum().item<float>(), 8.0f);
+}
+
 TEST_F(CudaSyncFree, GanMnistStepsGraphedAndEager) {
   expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=on");
   expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=off");
