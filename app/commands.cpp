@@ -3,6 +3,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -50,8 +53,9 @@ std::string default_run_dir(const std::string& preset_or_config) {
 }
 
 void print_run_header(const Config& c, const fs::path& dir, int threads) {
-  std::printf("forgery %s: model %s, %lld epochs, batch %lld, device %s, %d CPU thread(s), run folder %s\n",
-              FORGERY_VERSION, c.get_string("model").c_str(), (long long)c.get_int("epochs"),
+  const long long epochs = c.get_int("epochs");
+  std::printf("forgery %s: model %s, %lld epoch%s, batch %lld, device %s, %d CPU thread(s), run folder %s\n",
+              FORGERY_VERSION, c.get_string("model").c_str(), epochs, epochs == 1 ? "" : "s",
               (long long)c.get_int("batch_size"), select_device(c.get_string("device")).str().c_str(), threads,
               dir.c_str());
   std::fflush(stdout);
@@ -152,30 +156,55 @@ int run_train(const TrainArgs& a) {
     g_argv = ptrs.data();
   }
   // Every check that can fail on input comes before the run folder is touched.
-  for (const auto& f : a.init_from) load_weights_file(f);
-  if (spec.rank == 0) check_output_dir(run_dir, a.force);
+  for (const auto& f : a.init_from) load_weights_file(split_init_from(f).second);
+  // What --force must not remove with the folder it replaces.
+  std::vector<KeptPath> kept;
+  if (config.has("data_dir") && !config.get_string("data_dir").empty())
+    kept.push_back({config.get_string("data_dir"), "the data folder (data_dir)"});
+  for (const auto& f : a.init_from) kept.push_back({split_init_from(f).second, "the --init-from file"});
+  if (spec.rank == 0) check_output_dir(run_dir, a.force, kept);
   if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
   World world = join_world(a.nproc, spec, config);
+  std::error_code ec;
+  const bool folder_existed = fs::exists(run_dir, ec);
+  bool folder_made = false;
+  std::unique_ptr<RunFolderLock> lock;
   return tell_peers_on_failure(world, [&] {
-    int threads = rank_threads(config.get_int("threads"), spec);
-    Trainer trainer(config, run_dir);
-    trainer.set_group(world.group);
-    trainer.load_data();
-    if (spec.rank == 0) {
-      prepare_output_dir(run_dir, a.force);
-      print_run_header(config, run_dir, threads);
-      if (world.group)
-        std::printf("data-parallel: %d ranks (%s), %lld examples per rank per batch\n", spec.world_size,
-                    world.backend == "nccl" ? "gradients over NCCL, the rest over Gloo" : "Gloo",
-                    (long long)(config.get_int("batch_size") / spec.world_size));
+    try {
+      int threads = rank_threads(config.get_int("threads"), spec);
+      Trainer trainer(config, run_dir);
+      trainer.set_group(world.group);
+      trainer.load_data();
+      if (spec.rank == 0) {
+        prepare_output_dir(run_dir, a.force, kept);
+        folder_made = true;
+        lock = std::make_unique<RunFolderLock>(run_dir);
+        print_run_header(config, run_dir, threads);
+        if (world.group)
+          std::printf("data-parallel: %d ranks (%s), %lld examples per rank per batch\n", spec.world_size,
+                      world.backend == "nccl" ? "gradients over NCCL, the rest over Gloo" : "Gloo",
+                      (long long)(config.get_int("batch_size") / spec.world_size));
+      }
+      trainer.start_new();
+      if (!a.init_from.empty()) {
+        std::vector<fs::path> files(a.init_from.begin(), a.init_from.end());
+        trainer.init_from(files);
+      }
+      install_stop_handlers(spec.rank == 0);
+      return trainer.train();
+    } catch (...) {
+      // A run that failed before its first checkpoint leaves nothing to resume: its folder is
+      // taken back (emptied, or removed where this command made it), so that the same command
+      // runs again once the cause is mended. (The trainer, gone by now, waited for its writes.)
+      if (folder_made && !fs::exists(run_dir / "checkpoints" / "last.pt", ec)) {
+        lock.reset();
+        if (folder_existed)
+          for (const auto& entry : fs::directory_iterator(run_dir, ec)) fs::remove_all(entry.path(), ec);
+        else
+          fs::remove_all(run_dir, ec);
+      }
+      throw;
     }
-    trainer.start_new();
-    if (!a.init_from.empty()) {
-      std::vector<fs::path> files(a.init_from.begin(), a.init_from.end());
-      trainer.init_from(files);
-    }
-    install_stop_handlers();
-    return trainer.train();
   });
 }
 
@@ -188,26 +217,44 @@ int run_resume(const ResumeArgs& a) {
   if (!a.device.empty()) overrides.emplace_back("device", a.device);
   if (a.threads >= 0) overrides.emplace_back("threads", std::to_string(a.threads));
   // Options that change only how the run is carried out, never what it computes: a resumed run
-  // stays the run it was (its seed, schedule, batch size and networks come from the checkpoint).
-  static const std::set<std::string> changeable = {"progress",         "async_writes", "cuda_graphs",
-                                                   "checkpoint_every", "dist_timeout", "dist_backend"};
+  // stays the run it was (its seed, batch size and networks come from the checkpoint). The
+  // exception: a linear learning-rate schedule may be lengthened (to train on past its end, as
+  // the reference's continued training does); the next epochs follow the new schedule.
+  static const std::set<std::string> changeable = {"progress",     "async_writes", "cuda_graphs", "checkpoint_every",
+                                                   "dist_timeout", "dist_backend", "n_epochs",    "n_epochs_decay"};
+  const Config saved = ck.config({});
   for (const auto& kv : a.sets) {
     auto [key, value] = split_assignment(kv);
+    std::string list;
+    for (const auto& k : changeable)
+      if (saved.has(k)) list += (list.empty() ? "" : ", ") + k;
+    if (!saved.has(key))
+      throw UsageError("resume --set " + key + ": unknown option (those a resumed run can change: " + list + ")");
+    if ((key == "n_epochs" || key == "n_epochs_decay") && saved.get_string("lr_policy") != "linear")
+      throw UsageError("resume --set " + key + ": this run's lr_policy is " + saved.get_string("lr_policy") +
+                       "; n_epochs and n_epochs_decay shape a linear schedule only");
     if (!changeable.count(key)) {
-      std::string list;
-      for (const auto& k : changeable) list += (list.empty() ? "" : ", ") + k;
       throw UsageError("resume --set " + key + ": a resumed run keeps the options it was started with; it can "
                        "change only " + list + " (use --epochs, --device, --threads for those)");
     }
     overrides.emplace_back(key, value);
   }
   Config config = ck.config(overrides);
+  for (const char* key : {"n_epochs", "n_epochs_decay"})
+    if (saved.has(key) && config.get_int(key) != saved.get_int(key) && !dist::is_worker())
+      std::printf("resume: %s %lld -> %lld: the learning-rate schedule changes from the next epoch on\n", key,
+                  (long long)saved.get_int(key), (long long)config.get_int(key));
   const dist::WorldSpec spec = dist::read_world(a.dist_init);
+  if (spec.rank == 0) check_run_folder_free(a.run_dir);
   if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
   World world = join_world(a.nproc, spec, config);
+  std::unique_ptr<RunFolderLock> lock;
   return tell_peers_on_failure(world, [&] {
     int threads = rank_threads(config.get_int("threads"), spec);
-    if (spec.rank == 0) print_run_header(config, a.run_dir, threads);
+    if (spec.rank == 0) {
+      lock = std::make_unique<RunFolderLock>(a.run_dir);
+      print_run_header(config, a.run_dir, threads);
+    }
     Trainer trainer(config, a.run_dir);
     trainer.set_group(world.group);
     trainer.restore(ck);
@@ -215,7 +262,7 @@ int run_resume(const ResumeArgs& a) {
       std::printf("resuming after epoch %lld, step %lld%s\n", (long long)trainer.epochs_done(),
                   (long long)trainer.global_step(),
                   world.group ? (", " + std::to_string(spec.world_size) + " ranks").c_str() : "");
-    install_stop_handlers();
+    install_stop_handlers(spec.rank == 0);
     return trainer.train();
   });
 }
@@ -276,27 +323,49 @@ int run_sample(const SampleArgs& a) {
   } else {
     labels = at::full({n}, parse_class_label(a.label, ck, classes), at::kLong);
   }
+  // Every output checked before anything is written: a folder to write in for each, a PNG name
+  // for the grid, single images not mixed into an earlier set.
+  auto writable_folder = [](const fs::path& dir, const std::string& what) {
+    std::error_code ec;
+    fs::create_directories(dir.empty() ? fs::path(".") : dir, ec);
+    if (ec) throw Error(what + ": cannot create folder " + dir.string() + ": " + ec.message());
+    if (::access((dir.empty() ? fs::path(".") : dir).c_str(), W_OK) != 0)
+      throw Error(what + ": folder " + (dir.empty() ? std::string(".") : dir.string()) + " is not writable");
+  };
+  if (!a.out.empty()) {
+    std::string ext = fs::path(a.out).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext != ".png") throw UsageError("sample --out " + a.out + ": the grid is written as PNG; give a .png name");
+    writable_folder(fs::path(a.out).parent_path(), "sample --out " + a.out);
+  }
+  if (!a.idx.empty()) writable_folder(fs::path(a.idx).parent_path(), "sample --idx " + a.idx);
+  if (!a.single_dir.empty()) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(a.single_dir, ec))
+      if (e.path().extension() == ".png" && e.path().stem().string().find_first_not_of("0123456789") == std::string::npos)
+        throw UsageError("sample --single " + a.single_dir + " already holds numbered images (" +
+                         e.path().filename().string() + ", ...): a new set would mix with them; choose a new or empty folder");
+    writable_folder(a.single_dir, "sample --single " + a.single_dir);
+  }
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
   at::Tensor images = to_unit_range(generate_images(*nets.generator, n, gen, device, labels));
+  if (!a.idx.empty() && images.size(1) != 1)
+    throw UsageError("sample --idx: IDX files hold grey images; this model makes " + std::to_string(images.size(1)) +
+                     " channels");
   if (!a.out.empty()) {
-    create_parent_dirs(a.out, "sample --out");
     write_png(a.out, make_grid(images, nrow, static_cast<int>(config.get_int("grid_padding"))));
     std::printf("wrote %s (%lld images)\n", a.out.c_str(), (long long)n);
   }
   if (!a.idx.empty()) {
-    if (images.size(1) != 1) throw UsageError("sample --idx: IDX files hold grey images; this model makes " +
-                                              std::to_string(images.size(1)) + " channels");
     // The rounding of the PNG writers: x * 255 + 0.5, truncated.
     auto bytes = images.mul(255).add_(0.5).clamp_(0, 255).to(torch::kUInt8).contiguous();
     IdxArray idx{{bytes.size(0), bytes.size(2), bytes.size(3)},
                  std::vector<uint8_t>(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel())};
     auto encoded = encode_idx(idx);
-    create_parent_dirs(a.idx, "sample --idx");
     atomic_write_file(a.idx, std::string(encoded.begin(), encoded.end()));
     std::printf("wrote %s (%lld images)\n", a.idx.c_str(), (long long)n);
   }
   if (!a.single_dir.empty()) {
-    fs::create_directories(a.single_dir);
     for (int64_t i = 0; i < n; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "%05lld.png", (long long)i);
@@ -336,8 +405,13 @@ int run_train_classifier(const ClassifierArgs& a) {
   ClassifierTraining o;
   o.epochs = a.epochs;
   o.seed = a.seed;
+  std::error_code ec;
+  const bool replaced = fs::exists(out, ec);
   ClassifierResult r = train_mnist_classifier(dir, out, o);
-  std::printf("classifier: test accuracy %.2f%% on %s; written to %s\n", 100 * r.test_accuracy, dir.c_str(), out.c_str());
+  std::printf("classifier: test accuracy %.2f%% on %s; written to %s%s\n", 100 * r.test_accuracy, dir.c_str(), out.c_str(),
+              replaced ? " (it replaces the classifier that was there: FID and KID figures measured with that one "
+                         "do not compare with new ones)"
+                       : "");
   return 0;
 }
 

@@ -46,6 +46,17 @@ int main(int argc, char** argv) {
   CLI::App app{"Forgery: generative adversarial networks in C++ on LibTorch"};
   app.set_version_flag("--version", std::string("forgery ") + FORGERY_VERSION);
   app.require_subcommand(1);
+  // Parse errors as every other error: "forgery: error: ...", with where to find the options.
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    std::string where = "forgery";
+    for (const CLI::App* s = a; s;) {
+      auto subs = s->get_subcommands();
+      if (subs.empty()) break;
+      s = subs.front();
+      where += " " + s->get_name();
+    }
+    return "forgery: error: " + std::string(e.what()) + " (" + where + " --help)\n";
+  });
 
   TrainArgs train;
   auto* t = app.add_subcommand("train", "Train a model from a preset (gan-mnist) or a TOML config file");
@@ -57,8 +68,10 @@ int main(int argc, char** argv) {
   t->add_option("--device", train.device, "auto, cpu, cuda, cuda:N");
   t->add_option("--threads", train.threads, "CPU threads (0: one per physical core)")->check(at_least(0));
   t->add_option("--init-from", train.init_from,
-                "state_dict file(s) saved by PyTorch for the generator and/or discriminator")->allow_extra_args(false);
-  t->add_flag("--force", train.force, "replace an existing, non-empty run folder");
+                "[NET=]FILE: weights to start from (a PyTorch state_dict, safetensors, a weights/NET.pt), "
+                "matched to a network by its keys and shapes, or to the network NET (repeatable)")
+      ->allow_extra_args(false);
+  t->add_flag("--force", train.force, "replace an existing run folder (one that holds only a run's files)");
   t->add_option("--nproc", train.nproc,
                 "data-parallel: train as N processes on this machine (one per GPU with CUDA); batch_size is the "
                 "global batch, split into N equal shares")->check(at_least(1));

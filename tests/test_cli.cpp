@@ -82,9 +82,121 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   r = run_forgery("train gan-mnist --epochs 1 " + data() + " --out '" + (tmp_ / "afile" / "run").string() + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not a folder"), std::string::npos) << r.err;
+  // --force replaces a run, never a folder holding anything else.
   r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --force --out '" + (tmp_ / "taken").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--force replaces only a run folder"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'keep.txt'"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(tmp_ / "taken" / "keep.txt"), "precious");
+  const std::string run = (tmp_ / "run").string();
+  r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set seed=1 " + data() + " --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string first = read_file(tmp_ / "run" / "weights" / "generator.pt");
+  r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set seed=2 " + data() + " --force --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(tmp_ / "run" / "weights" / "generator.pt"), first);
+  // Nor a folder that holds the data the run reads (or a file it starts from).
+  fs::rename(tmp_ / "data", tmp_ / "run" / "samples" / "data");
+  r = run_forgery("train gan-mnist --epochs 1 --force --data '" + (tmp_ / "run" / "samples" / "data").string() +
+                      "' --out '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--force would remove the data folder (data_dir)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::is_empty(tmp_ / "run" / "samples" / "data"));
+  fs::rename(tmp_ / "run" / "samples" / "data", tmp_ / "data");
+  r = run_forgery("train gan-mnist --epochs 1 --force " + data() + " --init-from '" + run + "/weights/generator.pt' --out '" +
+                      run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--force would remove the --init-from file"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(tmp_ / "run" / "weights" / "generator.pt"));
+}
+
+// A run that fails before its first checkpoint takes back its folder, so that the same command
+// runs again once the cause is mended (no --force, no half-made run to resume).
+TEST_F(Cli, ARunThatFailsBeforeItsFirstCheckpointLeavesNoFolder) {
+  const std::string run = (tmp_ / "run").string();
+  auto r = run_forgery("train dcgan-mnist --epochs 1 --set image_size=48 " + data() + " --out '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("image_size 48"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "run")) << "a folder made by the failed start";
+  fs::create_directories(tmp_ / "empty");
+  r = run_forgery("train dcgan-mnist --epochs 1 --set image_size=48 " + data() + " --out '" + (tmp_ / "empty").string() + "'",
+                  tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  ASSERT_TRUE(fs::is_directory(tmp_ / "empty")) << "a folder the user made stays";
+  EXPECT_TRUE(fs::is_empty(tmp_ / "empty"));
+  r = run_forgery("train dcgan-mnist --epochs 1 --set progress=off --set image_size=16 --set ngf=4 --set ndf=4 " + data() +
+                      " --out '" + run + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_FALSE(fs::exists(tmp_ / "taken" / "keep.txt"));
+}
+
+// One process at a time trains in a run folder: a second resume, or a train --force over it,
+// is refused while the first runs, naming it.
+TEST_F(Cli, ARunFolderInUseIsRefused) {
+  const std::string run = (tmp_ / "run").string();
+  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  {
+    RunFolderLock held(tmp_ / "run");  // as a training process holds it
+    r = run_forgery("resume '" + run + "' --epochs 2", tmp_.path());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("is in use: another forgery process (pid " + std::to_string(getpid()) + ")"), std::string::npos)
+        << r.err;
+    r = run_forgery("train gan-mnist --epochs 1 --force " + data() + " --out '" + run + "'", tmp_.path());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("is in use"), std::string::npos) << r.err;
+    EXPECT_TRUE(fs::exists(tmp_ / "run" / "checkpoints" / "last.pt"));
+  }
+  r = run_forgery("resume '" + run + "' --epochs 2 --set progress=off", tmp_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(Cli, ResumeCanLengthenALinearScheduleAndNamesUnknownOptions) {
+  const std::string run = (tmp_ / "run").string();
+  auto r = run_forgery("train gan-mnist --epochs 2 --set progress=off --set lr_policy=linear --set n_epochs=1 "
+                       "--set n_epochs_decay=1 " + data() + " --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("resume '" + run + "' --epochs 3", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("raise n_epochs or n_epochs_decay (--set n_epochs=N, also when resuming)"), std::string::npos) << r.err;
+  r = run_forgery("resume '" + run + "' --set frobs=1", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("resume --set frobs: unknown option"), std::string::npos) << r.err;
+  r = run_forgery("resume '" + run + "' --set lr_g=1", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("keeps the options it was started with"), std::string::npos) << r.err;
+  r = run_forgery("resume '" + run + "' --epochs 3 --set n_epochs_decay=2 --set progress=off", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("n_epochs_decay 1 -> 2: the learning-rate schedule changes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch 3/3"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, SampleChecksItsOutputsBeforeWritingAny) {
+  const std::string run = (tmp_ / "run").string();
+  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + run + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("sample '" + run + "' --n 4 --out '" + (tmp_ / "grid.jpg").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the grid is written as PNG; give a .png name"), std::string::npos) << r.err;
+  const std::string single = (tmp_ / "single").string();
+  r = run_forgery("sample '" + run + "' --n 4 --single '" + single + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("sample '" + run + "' --n 2 --seed 5 --out '" + (tmp_ / "grid.png").string() + "' --single '" + single + "'",
+                  tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("already holds numbered images"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "grid.png")) << "the grid was written before the refusal";
+}
+
+TEST_F(Cli, ParseErrorsSayWhereTheOptionsAre) {
+  auto r = run_forgery("train", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("forgery: error: preset_or_config is required (forgery train --help)"), std::string::npos) << r.err;
+  r = run_forgery("data combine a", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("forgery: error: b_dir is required (forgery data combine --help)"), std::string::npos) << r.err;
+  r = run_forgery("train gan-mnist --set loss=vanilla " + data(), tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("option loss 'vanilla': the GAN family supports bce and lsgan"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, TrainSampleResume) {

@@ -288,6 +288,34 @@ TEST_F(CycleGanRun, WritesEveryArtifactWithTheReferencesNames) {
   EXPECT_NE(page.find("samples/epoch_0002.png"), std::string::npos);
 }
 
+// G_A and G_B (and D_A and D_B) have the same keys and shapes: a file goes to the network its
+// name ends with (the run's G_B.pt, the reference's latest_net_G_B.pth) or the one named with
+// NAME=FILE; where neither tells, and where a network is given twice, the user is asked.
+TEST_F(CycleGanRun, InitFromGoesToTheNetworkTheFileNames) {
+  fs::path src = run("src", config(1));
+  fs::create_directories(tmp_ / "w");
+  fs::copy_file(src / "weights/G_B.pt", tmp_ / "w/latest_net_G_B.pth");
+  fs::copy_file(src / "weights/G_B.pt", tmp_ / "w/generator.pt");
+  fs::copy_file(src / "weights/D_A.pt", tmp_ / "w/discriminator.pt");
+  prepare_output_dir(tmp_ / "init", false);
+  Trainer t(config(1, {"seed=5"}), tmp_ / "init");
+  t.start_new();
+  const NamedTensors g_a_before = module_state(t.network("G_A"));
+  t.init_from({tmp_ / "w/latest_net_G_B.pth", src / "weights/D_B.pt", fs::path("D_A=" + (tmp_ / "w/discriminator.pt").string())});
+  EXPECT_TRUE(same(module_state(t.network("G_B")), weights(src, "G_B")));
+  EXPECT_TRUE(same(module_state(t.network("D_B")), weights(src, "D_B")));
+  EXPECT_TRUE(same(module_state(t.network("D_A")), weights(src, "D_A")));
+  EXPECT_TRUE(same(module_state(t.network("G_A")), g_a_before)) << "G_A was not given";
+  std::string msg = test::error_message([&] { t.init_from({tmp_ / "w/generator.pt"}); });
+  EXPECT_NE(msg.find("fits networks G_A and G_B alike; name the one it is for: --init-from G_B="), std::string::npos) << msg;
+  msg = test::error_message([&] { t.init_from({src / "weights/G_A.pt", fs::path("G_A=" + (tmp_ / "w/generator.pt").string())}); });
+  EXPECT_NE(msg.find("network G_A given twice"), std::string::npos) << msg;
+  msg = test::error_message([&] { t.init_from({fs::path("G_C=" + (tmp_ / "w/generator.pt").string())}); });
+  EXPECT_NE(msg.find("has no network 'G_C' (its networks: G_A, G_B, D_A, D_B)"), std::string::npos) << msg;
+  msg = test::error_message([&] { t.init_from({fs::path("D_A=" + (tmp_ / "w/generator.pt").string())}); });
+  EXPECT_NE(msg.find("does not fit network D_A"), std::string::npos) << msg;
+}
+
 TEST_F(CycleGanRun, StopMidEpochResumesExactlyWithPoolsCropsAndFlips) {
   fs::path straight = run("straight", config(3));
   fs::path dir = run("stopped", config(3), [](int64_t step) { if (step == 6) request_stop(SIGINT); }, 128 + SIGINT);

@@ -228,6 +228,39 @@ TEST(EvalTorchScript, FeaturesMatchPyTorchsPreprocessingAndNetwork) {
   EXPECT_FALSE(e.probs.defined());
 }
 
+// The real set's features are cached by the images and by the feature network's content: a
+// network without class probabilities caches its features alone (and reads them back), and a
+// classifier trained again under the same name gets a cache entry of its own.
+TEST(EvalCache, RealFeaturesAreKeptPerNetworkContentAndWithoutProbabilities) {
+  test::TempDir tmp;
+  setenv("FORGERY_CACHE", (tmp / "cache").c_str(), 1);
+  auto fx = load_torch_file(test::fixture("golden_ts_features.pt")).toGenericDict();
+  auto extractor = torchscript_features(test::fixture("ts_features.pt"));
+  ImageSet set{fx.at("images").toTensor(), "fixture"};
+  Extracted first = real_features_cached(*extractor, set, ProgressMode::Off);
+  auto entries = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(tmp / "cache" / "eval")) n += e.is_regular_file();
+    return n;
+  };
+  ASSERT_EQ(entries(), 1u);
+  Extracted again = real_features_cached(*extractor, set, ProgressMode::Off);
+  EXPECT_EQ(entries(), 1u);
+  EXPECT_TRUE(torch::equal(again.features, first.features));
+  EXPECT_FALSE(again.probs.defined());
+  test::write_fake_mnist(tmp / "data", 300, 100);
+  ClassifierTraining o;
+  o.epochs = 1;
+  o.progress = ProgressMode::Off;
+  for (int64_t seed : {1, 2}) {
+    o.seed = seed;
+    train_mnist_classifier(tmp / "data", tmp / ("seed" + std::to_string(seed)) / "mnist-cnn.pt", o);
+  }
+  EXPECT_NE(mnist_classifier_features(tmp / "seed1" / "mnist-cnn.pt")->id(),
+            mnist_classifier_features(tmp / "seed2" / "mnist-cnn.pt")->id());
+  unsetenv("FORGERY_CACHE");
+}
+
 TEST(EvalTorchScript, BadNetworksAreNamed) {
   auto message = [](auto&& f) { return test::error_message(f); };
   std::string msg = message([] { torchscript_features(test::fixture("py_nested.pt")); });

@@ -392,6 +392,15 @@ TEST_F(Pix2pixRun, BadInputsAreNamedAndNothingIsWritten) {
   fs::remove(tmp_ / "A/lonely.png");
   write_png(tmp_ / "B/x.png", d);
   expect_error(combine, 1, {"A/x.png (32x24)", "B/x.png (30x24)", "differ in size"}, tmp_ / "AB/x.png");
+  // combine into one of its inputs (or around one): refused before anything is read or written.
+  write_png(tmp_ / "B/x.png", b);
+  const std::string a_dir = (tmp_ / "A").string(), b_dir = (tmp_ / "B").string();
+  expect_error("data combine '" + a_dir + "' '" + b_dir + "' '" + a_dir + "'", 2,
+               {"the output folder " + a_dir + " is folder A", "choose an output folder outside both"}, tmp_ / "A/x.png.tmp");
+  EXPECT_EQ(read_png(tmp_ / "A/x.png").pixels, a.pixels);
+  expect_error("data combine '" + a_dir + "' '" + b_dir + "' '" + b_dir + "/pairs'", 2, {"lies in folder B"}, tmp_ / "B/pairs");
+  expect_error("data combine '" + a_dir + "' '" + b_dir + "' '" + tmp_.path().string() + "'", 2, {"holds folder A"},
+               tmp_ / "x.png");
 }
 
 }  // namespace

@@ -74,7 +74,8 @@ std::string closest_names(const std::string& name, const std::vector<std::string
   std::sort(scored.begin(), scored.end());
   std::string out;
   for (size_t i = 0; i < scored.size() && i < 3; ++i) {
-    if (scored[i].first > std::max<size_t>(3, name.size() / 2)) break;
+    // Close enough to be a typo: a third of the name's letters at most, and not all of them.
+    if (scored[i].first > std::max<size_t>(1, (name.size() + 2) / 3) || scored[i].first >= name.size()) break;
     out += (out.empty() ? "" : ", ") + scored[i].second;
   }
   return out;

@@ -1,13 +1,16 @@
 #include "forgery/core/fs.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "forgery/core/error.h"
@@ -101,15 +104,113 @@ fs::path cache_dir() {
   return fs::temp_directory_path() / "forgery-cache";
 }
 
-void check_output_dir(const fs::path& dir, bool force) {
+namespace {
+
+const char* const kLockName = ".forgery.lock";
+
+// NAME without a temporary's ".tmp-PID" ending.
+std::string without_temporary_suffix(const std::string& name) {
+  const size_t at = name.rfind(".tmp-");
+  if (at == std::string::npos || at + 5 == name.size()) return name;
+  if (name.find_first_not_of("0123456789", at + 5) != std::string::npos) return name;
+  return name.substr(0, at);
+}
+
+}  // namespace
+
+bool path_within(const fs::path& inner, const fs::path& outer) {
+  std::error_code ec;
+  const fs::path i = fs::weakly_canonical(fs::absolute(inner, ec), ec);
+  const fs::path o = fs::weakly_canonical(fs::absolute(outer, ec), ec);
+  auto oi = std::mismatch(o.begin(), o.end(), i.begin(), i.end()).first;
+  // A trailing separator leaves an empty last element in `o`.
+  return oi == o.end() || (std::next(oi) == o.end() && oi->empty());
+}
+
+bool is_run_folder_entry(const std::string& name) {
+  static const char* const kEntries[] = {"config.toml", "metrics.jsonl", "metrics.csv", "samples",
+                                         "losses.png",  "losses.svg",    "progress.gif", "checkpoints",
+                                         "weights",     "report.html",   "machine.txt",  "eval",  "metrics.jsonl.damaged",
+                                         kLockName,     ".forgery-write-test"};
+  const std::string base = without_temporary_suffix(name);
+  for (const char* e : kEntries)
+    if (base == e) return true;
+  return false;
+}
+
+long run_folder_holder(const fs::path& dir) {
+  const fs::path file = dir / kLockName;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  long holder = 0;
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+  } else {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    holder = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    if (holder <= 0) holder = -1;
+  }
+  ::close(fd);
+  return holder;
+}
+
+namespace {
+std::string in_use_message(const fs::path& dir, long holder) {
+  return "run folder " + dir.string() + " is in use: another forgery process (" +
+         (holder > 0 ? "pid " + std::to_string(holder) : std::string("pid unknown")) +
+         ") is training in it; wait for it to end or stop it (Ctrl-C leaves a checkpoint)";
+}
+}  // namespace
+
+void check_run_folder_free(const fs::path& dir) {
+  if (const long holder = run_folder_holder(dir)) throw Error(in_use_message(dir, holder));
+}
+
+RunFolderLock::RunFolderLock(const fs::path& dir) {
+  const fs::path file = dir / kLockName;
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error("cannot lock run folder " + dir.string() + ": " + file.string() + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK) throw Error(in_use_message(dir, run_folder_holder(dir)));
+    throw Error("cannot lock run folder " + dir.string() + ": " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    // The lock holds without the id; only the message of a refused second process lacks it.
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the only descriptor releases the lock
+}
+
+void check_output_dir(const fs::path& dir, bool force, const std::vector<KeptPath>& keep) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
     if (!fs::is_directory(dir, ec))
       throw UsageError("output folder " + dir.string() + " exists and is not a folder");
-    if (!fs::is_empty(dir, ec) && !force)
+    if (fs::is_empty(dir, ec)) return;
+    if (!force)
       throw UsageError("output folder " + dir.string() +
                        " already exists and is not empty; choose another --out, resume it "
                        "with `forgery resume " + dir.string() + "`, or pass --force to replace it");
+    // --force replaces a run, nothing else.
+    for (const auto& k : keep)
+      if (!k.path.empty() && path_within(k.path, dir))
+        throw UsageError("--force would remove " + k.what + " " + k.path.string() + ", which lies in --out " +
+                         dir.string() + "; choose another --out");
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!is_run_folder_entry(name))
+        throw UsageError("--force replaces only a run folder, and " + dir.string() + " holds '" + name +
+                         "', which no run writes; choose another --out (or move it away yourself)");
+    }
+    if (ec) throw Error("cannot read output folder " + dir.string() + ": " + ec.message());
+    check_run_folder_free(dir);
     return;
   }
   // The nearest existing ancestor must be a writable folder.
@@ -147,8 +248,8 @@ void create_parent_dirs(const fs::path& file, const std::string& what) {
   if (ec) throw Error(what + " " + file.string() + ": cannot create folder " + dir.string() + ": " + ec.message());
 }
 
-void prepare_output_dir(const fs::path& dir, bool force) {
-  check_output_dir(dir, force);
+void prepare_output_dir(const fs::path& dir, bool force, const std::vector<KeptPath>& keep) {
+  check_output_dir(dir, force, keep);
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
     for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path(), ec);

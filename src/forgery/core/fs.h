@@ -2,6 +2,7 @@
 // Files: atomic writes, whole-file reads with clear errors, the cache folder, run folders.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace forgery {
 
@@ -47,10 +48,47 @@ int remove_stale_temporaries(const fs::path& dir);
 // $FORGERY_CACHE, else $XDG_CACHE_HOME/forgery, else ~/.cache/forgery.
 fs::path cache_dir();
 
-// Creates a run folder. An existing non-empty folder is refused unless `force` (then its
-// contents are replaced); an unwritable location is an error naming the folder.
-void prepare_output_dir(const fs::path& dir, bool force);
+// A path that replacing a run folder must leave alone (the data, a weights file to start from),
+// and what it is, for the error ("the data folder (--data)").
+struct KeptPath {
+  fs::path path;
+  std::string what;
+};
+
+// Whether `inner` is `outer` or lies below it, as they are on disk (links resolved; either may
+// not exist yet).
+bool path_within(const fs::path& inner, const fs::path& outer);
+
+// Whether `name` is one of the entries Forgery writes in a run folder (config.toml, checkpoints,
+// samples, ..., their temporaries): what --force may remove.
+bool is_run_folder_entry(const std::string& name);
+
+// Creates a run folder. An existing non-empty folder is refused unless `force`, and then only
+// when it holds nothing but a run's files, none of `keep` lies in it, and no process is
+// training in it (its contents are then replaced); an unwritable location is an error naming
+// the folder.
+void prepare_output_dir(const fs::path& dir, bool force, const std::vector<KeptPath>& keep = {});
 // The checks of prepare_output_dir without creating or changing anything.
-void check_output_dir(const fs::path& dir, bool force);
+void check_output_dir(const fs::path& dir, bool force, const std::vector<KeptPath>& keep = {});
+
+// The lock a training process holds on its run folder while it trains or resumes it: an
+// advisory lock on RUN/.forgery.lock (holding the process id), released by the kernel when the
+// process ends, however it ends. A second train --force, resume or data-parallel rank 0 of the
+// same folder is refused while the first runs, instead of both writing it.
+class RunFolderLock {
+ public:
+  explicit RunFolderLock(const fs::path& dir);  // throws Error naming the folder and the holder
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+// The process id of a live process training in `dir` (0 when none holds its lock; -1 when one
+// holds it but its id cannot be read).
+long run_folder_holder(const fs::path& dir);
+// Throws the Error RunFolderLock would where a process is training in `dir`.
+void check_run_folder_free(const fs::path& dir);
 
 }  // namespace forgery

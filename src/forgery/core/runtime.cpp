@@ -22,6 +22,10 @@ c10::Device select_device(const std::string& spec) {
   if (spec == "auto") return cuda_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   if (spec == "cpu") return c10::Device(c10::kCPU);
   if (spec.rfind("cuda", 0) == 0) {
+    // The name first (cuda or cuda:N), then whether there is such a device.
+    const std::string index = spec.size() > 5 && spec[4] == ':' ? spec.substr(5) : "";
+    if (spec != "cuda" && (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos))
+      throw UsageError("device '" + spec + "': not a device name (auto, cpu, cuda, cuda:N)");
     if (!cuda_available())
       throw UsageError("device '" + spec + "': CUDA is not available in this build or machine; use --device cpu");
     try {

@@ -8,6 +8,7 @@
 namespace forgery {
 
 static std::atomic<int> g_stop_signal{0};
+static std::atomic<bool> g_announce{true};
 
 static void on_signal(int sig) {
   if (g_stop_signal.load() != 0) {
@@ -18,11 +19,14 @@ static void on_signal(int sig) {
   }
   g_stop_signal.store(sig);
   const char msg[] = "\nforgery: stop requested; finishing the current step and saving (signal again to abort)\n";
-  ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-  (void)ignored;
+  if (g_announce.load()) {
+    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+  }
 }
 
-void install_stop_handlers() {
+void install_stop_handlers(bool announce) {
+  g_announce.store(announce);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

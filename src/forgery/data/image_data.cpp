@@ -108,7 +108,7 @@ ImageData load_image_folder(const fs::path& dir, const ImageDataOptions& o, cons
     } else if (!o.skip_bad) {
       throw Error(errors[i] + " (set skip_bad_images = true to skip unreadable images)");
     } else {
-      if (data.skipped < 5) std::fprintf(stderr, "forgery: skipping %s\n", errors[i].c_str());
+      if (data.skipped < 5) std::fprintf(stderr, "forgery: skipping a bad image: %s\n", errors[i].c_str());
       ++data.skipped;
     }
   }

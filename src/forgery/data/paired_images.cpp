@@ -101,6 +101,13 @@ Batch AlignedPairs::batch(const at::Tensor& index) {
 
 int64_t combine_pairs(const fs::path& a_dir, const fs::path& b_dir, const fs::path& out_dir, int threads,
                       ProgressMode progress) {
+  for (const auto& [in, name] : {std::pair{a_dir, "A"}, std::pair{b_dir, "B"}})
+    if (path_within(out_dir, in) || path_within(in, out_dir)) {
+      const bool inside = path_within(out_dir, in), same = inside && path_within(in, out_dir);
+      throw UsageError("data combine: the output folder " + out_dir.string() + (same ? " is" : inside ? " lies in" : " holds") +
+                       " folder " + name + " (" + in.string() + "): the pairs would overwrite or mix with the inputs; "
+                       "choose an output folder outside both");
+    }
   std::vector<fs::path> a_files = list_image_files(a_dir);
   if (a_files.empty()) throw Error("folder A " + a_dir.string() + " holds no JPEG or PNG images");
   std::vector<fs::path> b_all = list_image_files(b_dir);
@@ -157,8 +164,7 @@ int64_t combine_pairs(const fs::path& a_dir, const fs::path& b_dir, const fs::pa
                                    Image ab = combine(i);
                                    if (!write) return;
                                    fs::path out = out_dir / pairs[i].first.lexically_relative(a_dir).replace_extension(".png");
-                                   std::error_code ec;
-                                   fs::create_directories(out.parent_path(), ec);
+                                   create_parent_dirs(out, "data combine: pair");
                                    write_png(out, ab);
                                  } catch (const std::exception& e) {
                                    errors[i] = e.what();

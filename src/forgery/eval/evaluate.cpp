@@ -76,10 +76,21 @@ Extracted extract_in_batches(const at::Tensor& images, int64_t batch, ProgressMo
 }
 
 namespace {
+// FNV-1a over a file's bytes, in hex: the cache of real features is kept per network content,
+// so that a network retrained or replaced under the same name never meets the old features.
+std::string content_key(const fs::path& file, const std::string& what) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : read_file(file, what)) h = (h ^ c) * 1099511628211ULL;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
 class ClassifierFeatures : public FeatureExtractor {
  public:
-  explicit ClassifierFeatures(const fs::path& file) : file_(file), net_(load_mnist_classifier(file)) {}
-  std::string id() const override { return "mnist-cnn-" + file_.stem().string(); }
+  explicit ClassifierFeatures(const fs::path& file)
+      : file_(file), net_(load_mnist_classifier(file)), key_(content_key(file, "classifier")) {}
+  std::string id() const override { return "mnist-cnn-" + file_.stem().string() + "-" + key_; }
   Extracted extract(const ImageSet& set, ProgressMode progress) override {
     const auto& x = set.images;
     if (x.size(1) != 1 || x.size(2) != 28 || x.size(3) != 28)
@@ -96,6 +107,7 @@ class ClassifierFeatures : public FeatureExtractor {
  private:
   fs::path file_;
   MnistClassifier net_;
+  std::string key_;
 };
 class TorchScriptFeatures : public FeatureExtractor {
  public:
@@ -108,11 +120,9 @@ class TorchScriptFeatures : public FeatureExtractor {
       throw Error("--features " + file.string() + " is not a TorchScript network: " + e.what_without_backtrace());
     }
     module_.eval();
+    key_ = content_key(file, "--features");
   }
-  std::string id() const override {
-    std::error_code ec;
-    return "torchscript-" + file_.stem().string() + "-" + std::to_string(fs::file_size(file_, ec));
-  }
+  std::string id() const override { return "torchscript-" + file_.stem().string() + "-" + key_; }
   Extracted extract(const ImageSet& set, ProgressMode progress) override {
     const auto& x = set.images;
     if (x.size(1) != 1 && x.size(1) != 3)
@@ -158,6 +168,7 @@ class TorchScriptFeatures : public FeatureExtractor {
   }
   fs::path file_;
   torch::jit::script::Module module_;
+  std::string key_;
 };
 }  // namespace
 
@@ -244,7 +255,8 @@ Extracted real_features_cached(FeatureExtractor& extractor, const ImageSet& real
   if (fs::exists(file)) {
     try {
       auto d = load_torch_file(file).toGenericDict();
-      return {d.at("features").toTensor(), d.at("probs").toTensor()};
+      // A feature network without class probabilities stores none.
+      return {d.at("features").toTensor(), d.contains("probs") ? d.at("probs").toTensor() : at::Tensor()};
     } catch (const std::exception&) {
       // A damaged cache entry is recomputed.
     }
@@ -255,10 +267,10 @@ Extracted real_features_cached(FeatureExtractor& extractor, const ImageSet& real
   if (!ec) {
     c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
     d.insert("features", e.features);
-    d.insert("probs", e.probs);
+    if (e.probs.defined()) d.insert("probs", e.probs);
     try {
       save_torch_file(file, d);
-    } catch (const Error&) {
+    } catch (const std::exception&) {
       // An unwritable cache only costs time.
     }
   }

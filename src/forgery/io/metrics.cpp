@@ -1,6 +1,8 @@
 #include "forgery/io/metrics.h"
 
 #include <cmath>
+#include <cstdio>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -11,9 +13,11 @@ namespace forgery {
 
 void MetricsLog::load() {
   rows_.clear();
+  damaged_.clear();
   fs::path file = dir_ / "metrics.jsonl";
   if (!fs::exists(file)) return;
-  std::istringstream in(read_file(file, "metrics file"));
+  const std::string text = read_file(file, "metrics file");
+  std::istringstream in(text);
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {
@@ -22,8 +26,16 @@ void MetricsLog::load() {
     nlohmann::ordered_json j;
     try {
       j = nlohmann::ordered_json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error("metrics file " + file.string() + " line " + std::to_string(lineno) + " is not JSON: " + e.what());
+      if (!j.is_object()) throw std::runtime_error("not a JSON object");
+    } catch (const std::exception& e) {
+      // nlohmann's words without its own position prefix ("[json.exception...] ... line 1, ").
+      std::string why = e.what();
+      if (const size_t at = why.find("column "); at != std::string::npos) why = why.substr(at);
+      std::fprintf(stderr, "forgery: warning: metrics file %s line %d is not a JSON record (%s); left out%s\n",
+                   file.c_str(), lineno, why.c_str(),
+                   in.eof() && text.back() != '\n' ? " (the file ends in the middle of it)" : "");
+      damaged_ = text;
+      continue;
     }
     MetricRow row;
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -101,6 +113,12 @@ void MetricsLog::save() const {
       if (const MetricValue* v = find(row, columns[i])) csv += csv_cell(*v);
     }
     csv += "\n";
+  }
+  if (!damaged_.empty()) {
+    atomic_write_file(dir_ / "metrics.jsonl.damaged", damaged_);
+    std::fprintf(stderr, "forgery: warning: the metrics file as it was is kept in %s\n",
+                 (dir_ / "metrics.jsonl.damaged").c_str());
+    damaged_.clear();
   }
   atomic_write_file(dir_ / "metrics.jsonl", jsonl);
   atomic_write_file(dir_ / "metrics.csv", csv);

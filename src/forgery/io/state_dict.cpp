@@ -43,30 +43,44 @@ bool state_matches(const torch::nn::Module& module, const NamedTensors& state) {
   return true;
 }
 
+namespace {
+// Names joined by ", ", the first `shown` of them, then how many more.
+std::string listed(const std::vector<std::string>& names, size_t shown = 6) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < shown; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > shown) out += ", and " + std::to_string(names.size() - shown) + " more";
+  return out;
+}
+}  // namespace
+
 std::string state_mismatch(const torch::nn::Module& module, const NamedTensors& state) {
   std::map<std::string, at::Tensor> given(state.begin(), state.end());
-  std::string missing, problems;
+  std::vector<std::string> missing, problems;
   for (const auto& [name, t] : module_state(module)) {
     auto it = given.find(name);
     if (it == given.end()) {
-      missing += (missing.empty() ? "" : ", ") + name;
+      missing.push_back(name);
       continue;
     }
     if (it->second.sizes() != t.sizes())
-      problems += "\n  " + name + ": shape " + shape_text(it->second.sizes()) + " in the file, " +
-                  shape_text(t.sizes()) + " in the model";
+      problems.push_back(name + ": shape " + shape_text(it->second.sizes()) + " in the file, " + shape_text(t.sizes()) +
+                         " in the model");
     // Floating weights convert between precisions (as load_state_dict does); integers or
     // booleans where the model keeps floating values, or the other way round, are a wrong file.
     else if (at::isFloatingType(it->second.scalar_type()) != at::isFloatingType(t.scalar_type()))
-      problems += "\n  " + name + ": dtype " + std::string(c10::toString(it->second.scalar_type())) + " in the file, " +
-                  std::string(c10::toString(t.scalar_type())) + " in the model";
+      problems.push_back(name + ": dtype " + std::string(c10::toString(it->second.scalar_type())) + " in the file, " +
+                         std::string(c10::toString(t.scalar_type())) + " in the model");
     given.erase(it);
   }
-  std::string unexpected;
-  for (const auto& [name, _] : given) unexpected += (unexpected.empty() ? "" : ", ") + name;
+  std::vector<std::string> unexpected;
+  for (const auto& [name, _] : given) unexpected.push_back(name);
   if (missing.empty() && unexpected.empty() && problems.empty()) return "";
-  return (missing.empty() ? "" : "\n  missing: " + missing) + (unexpected.empty() ? "" : "\n  unexpected: " + unexpected) +
-         problems;
+  // A few of each: a wrong file can differ in every one of hundreds of keys.
+  std::string out = (missing.empty() ? "" : "\n  missing: " + listed(missing)) +
+                    (unexpected.empty() ? "" : "\n  unexpected: " + listed(unexpected));
+  for (size_t i = 0; i < problems.size() && i < 4; ++i) out += "\n  " + problems[i];
+  if (problems.size() > 4) out += "\n  and " + std::to_string(problems.size() - 4) + " more keys of another shape or type";
+  return out;
 }
 
 void load_module_state(torch::nn::Module& module, const NamedTensors& state, const std::string& what) {

@@ -106,7 +106,8 @@ std::vector<OptionSpec> mlp_options() {
       {"leaky_slope", OptionType::Float, 0.2, "LeakyReLU negative slope in both networks"},
       {"dropout", OptionType::Float, 0.3, "discriminator dropout probability"},
       {"dropout_kernel", OptionType::String, std::string("fused"),
-       "fused (LeakyReLU+dropout in one pass, hashed masks) or torch (LibTorch's bernoulli_ dropout)"},
+       "fused (LeakyReLU+dropout in one pass, hashed masks), hash (the same masks, unfused) or torch "
+       "(LibTorch's bernoulli_ dropout)"},
   };
 }
 

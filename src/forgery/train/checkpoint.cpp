@@ -84,7 +84,8 @@ std::filesystem::path Checkpoint::locate(const std::filesystem::path& p) {
   auto last = p / "checkpoints" / "last.pt";
   if (!std::filesystem::exists(last, ec))
     throw Error(p.string() + " has no checkpoints/last.pt: not a Forgery run folder, or the run "
-                "stopped before its first checkpoint");
+                "was killed before its first checkpoint (nothing to resume: train it again; --force "
+                "replaces the folder)");
   return last;
 }
 

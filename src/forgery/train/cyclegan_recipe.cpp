@@ -250,8 +250,9 @@ std::vector<OptionSpec> cyclegan_options() {
 void validate_cyclegan(const Config& c) {
   const std::string& dir = c.get_string("direction");
   if (dir != "AtoB" && dir != "BtoA") throw UsageError("option direction '" + dir + "': AtoB or BtoA");
-  if (parse_gan_loss(c.get_string("gan_mode"), "gan_mode") == GanLoss::Bce)
-    throw UsageError("option gan_mode 'bce': the PatchGANs give logits; use lsgan or vanilla (bce_logits)");
+  if (const std::string& mode = c.get_string("gan_mode"); mode != "vanilla" && mode != "bce_logits" && mode != "lsgan")
+    throw UsageError("option gan_mode '" + mode + "': CycleGAN supports lsgan and vanilla (also called bce_logits) (its "
+                     "PatchGANs give logits; bce, on a Sigmoid's output, is the GAN family's loss)");
   for (const char* key : {"lambda_A", "lambda_B", "lambda_identity"})
     if (!(c.get_float(key) >= 0)) throw UsageError(std::string("option ") + key + " must not be negative");
   if (c.get_float("lambda_identity") > 0 && c.get_int("input_nc") != c.get_int("output_nc"))

@@ -75,6 +75,7 @@ class GanRecipe : public Recipe {
     ImageData data;
     if (dataset == "folder") {
       dir = config_.get_string("data_dir");
+      if (dir.empty()) throw UsageError("option dataset 'folder' needs data_dir (or --data DIR): the folder of images");
       data = load_image_folder(dir, o, device_);
     } else {
       dir = resolve_dataset_dir(dataset, config_.get_string("data_dir"));
@@ -230,9 +231,9 @@ std::vector<OptionSpec> gan_options() {
 }
 
 void validate_gan(const Config& c) {
-  const GanLoss loss = parse_gan_loss(c.get_string("loss"), "loss");
-  if (loss == GanLoss::BceLogits)
-    throw UsageError("option loss 'bce_logits': the GAN family's discriminators end in a Sigmoid; use bce or lsgan");
+  if (const std::string& loss = c.get_string("loss"); loss != "bce" && loss != "lsgan")
+    throw UsageError("option loss '" + loss + "': the GAN family supports bce and lsgan (its discriminators end in a "
+                     "Sigmoid; bce_logits, also called vanilla, is pix2pix's and CycleGAN's gan_mode)");
   if (c.get_int("eval_n") <= 0) throw UsageError("option eval_n must be positive");
   if (c.get_int("grid_padding") < 0) throw UsageError("option grid_padding must not be negative");
   if (c.get_int("final_samples") < 0) throw UsageError("option final_samples must not be negative");
@@ -245,8 +246,6 @@ void validate_gan(const Config& c) {
   const auto& ds = c.get_string("dataset");
   if (ds != "mnist" && ds != "fashion-mnist" && ds != "folder")
     throw UsageError("option dataset '" + ds + "': supported: mnist, fashion-mnist, folder");
-  if (ds == "folder" && c.get_string("data_dir").empty())
-    throw UsageError("option dataset 'folder' needs data_dir (or --data DIR): the folder of images");
   if (ds == "folder" && c.get_int("eval_every") > 0)
     throw UsageError("option eval_every works with the MNIST family only (its classifier gives the features); "
                      "evaluate folder models with forgery eval --real DIR --fake DIR --features FILE.pt");

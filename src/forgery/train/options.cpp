@@ -130,7 +130,8 @@ void validate_config(const Config& c) {
   if (c.get_string("lr_policy") == "linear" && c.get_int("epochs") > c.get_int("n_epochs") + c.get_int("n_epochs_decay"))
     throw UsageError("option epochs " + std::to_string(c.get_int("epochs")) + " is more than n_epochs + n_epochs_decay = " +
                      std::to_string(c.get_int("n_epochs") + c.get_int("n_epochs_decay")) +
-                     " (lr_policy linear would reach a learning rate of zero): raise n_epochs or n_epochs_decay");
+                     " (lr_policy linear would reach a learning rate of zero): raise n_epochs or n_epochs_decay "
+                     "(--set n_epochs=N, also when resuming)");
   if (c.has("dropout") && !(c.get_float("dropout") >= 0 && c.get_float("dropout") < 1))
     throw UsageError("option dropout must be in [0, 1)");
   if (c.has("dropout_kernel") && c.get_string("dropout_kernel") != "fused" && c.get_string("dropout_kernel") != "torch" &&

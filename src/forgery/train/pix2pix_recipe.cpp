@@ -189,9 +189,9 @@ std::vector<OptionSpec> pix2pix_options() {
 void validate_pix2pix(const Config& c) {
   const std::string& dir = c.get_string("direction");
   if (dir != "AtoB" && dir != "BtoA") throw UsageError("option direction '" + dir + "': AtoB or BtoA");
-  const GanLoss loss = parse_gan_loss(c.get_string("gan_mode"), "gan_mode");
-  if (loss == GanLoss::Bce)
-    throw UsageError("option gan_mode 'bce': pix2pix's discriminator gives logits; use vanilla (bce_logits) or lsgan");
+  if (const std::string& mode = c.get_string("gan_mode"); mode != "vanilla" && mode != "bce_logits" && mode != "lsgan")
+    throw UsageError("option gan_mode '" + mode + "': pix2pix supports vanilla (also called bce_logits) and lsgan (its "
+                     "discriminator gives logits; bce, on a Sigmoid's output, is the GAN family's loss)");
   if (!(c.get_float("lambda_L1") >= 0)) throw UsageError("option lambda_L1 must not be negative");
   if (!(c.get_float("lr") > 0)) throw UsageError("option lr must be positive");
   for (const char* key : {"beta1", "beta2"})

@@ -363,7 +363,9 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
 
 void write_report_for_run(const fs::path& run_dir) {
   std::error_code ec;
-  if (!fs::is_directory(run_dir, ec)) throw Error("report: run folder " + run_dir.string() + " does not exist");
+  if (!fs::is_directory(run_dir, ec))
+    throw Error("report: " + run_dir.string() +
+                (fs::exists(run_dir, ec) ? " is a file; give the run folder it belongs to" : " does not exist"));
   if (!fs::exists(run_dir / "config.toml", ec))
     throw Error("report: " + run_dir.string() + " has no config.toml; is it a Forgery run folder?");
   if (!fs::exists(run_dir / "metrics.jsonl", ec))

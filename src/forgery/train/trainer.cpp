@@ -411,6 +411,12 @@ void Trainer::restore(const Checkpoint& ck) {
   if (fs::equivalent(ck.path(), run_dir_ / "checkpoints" / "last.pt", ec)) finish_interrupted_epoch_end();
 }
 
+std::string Trainer::resume_world_hint() const {
+  if (world_ == 1) return "";
+  return " --nproc " + std::to_string(world_) + " (or your launcher with " + std::to_string(world_) +
+         " ranks: an exact resume needs the same world size)";
+}
+
 void Trainer::finish_interrupted_epoch_end() {
   // A process killed mid-write leaves its temporary behind (never a torn file).
   if (int n = remove_stale_temporaries(run_dir_); n > 0)
@@ -426,23 +432,66 @@ void Trainer::finish_interrupted_epoch_end() {
   if (every > 0 && epoch_ % every == 0 && !fs::exists(numbered, ec)) atomic_link_or_copy(last, numbered);
 }
 
-void Trainer::init_from(const std::vector<fs::path>& files) {
-  for (const auto& file : files) {
+std::pair<std::string, fs::path> split_init_from(const std::string& arg) {
+  const size_t eq = arg.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) return {"", arg};
+  const std::string name = arg.substr(0, eq);
+  if (name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+    return {"", arg};
+  std::error_code ec;
+  if (fs::exists(arg, ec)) return {"", arg};  // a file whose name has a '=' in it
+  return {name, arg.substr(eq + 1)};
+}
+
+void Trainer::init_from(const std::vector<fs::path>& args) {
+  auto is_network = [&](const std::string& name) {
+    return std::any_of(networks_.begin(), networks_.end(), [&](const NetworkDecl& d) { return d.name == name; });
+  };
+  std::string names;
+  for (const auto& n : networks_) names += (names.empty() ? "" : ", ") + n.name;
+  std::map<std::string, fs::path> source;  // network -> the file it was initialised from
+  for (const auto& arg : args) {
+    const auto [wanted, file] = split_init_from(arg.string());
+    if (!wanted.empty() && !is_network(wanted))
+      throw UsageError("--init-from " + arg.string() + ": model '" + config_.get_string("model") +
+                       "' has no network '" + wanted + "' (its networks: " + names + ")");
     c10::IValue v = load_weights_file(file);
     std::vector<std::string> loaded;
-    // A state_dict, or a dict of them keyed by network name ({"G": {...}, "D": {...}}).
+    // A state_dict, or a dict of them keyed by network name ({"G": {...}, "D": {...}}). The
+    // network is the one named (NAME=FILE, or the dict's key), else the one whose keys and
+    // shapes it fits; where several fit alike (CycleGAN's G_A and G_B), the one the file's name
+    // ends with (G_B.pt, latest_net_G_B.pth), else the user is asked to name it.
     auto try_load = [&](const NamedTensors& raw, const std::string& key) {
-      for (auto& n : networks_) {
-        if (!key.empty() && key != n.name && std::any_of(networks_.begin(), networks_.end(),
-                                                         [&](const NetworkDecl& d) { return d.name == key; }))
-          continue;
-        NamedTensors state = adapt_reference_state(*n.module, raw);
-        if (state_matches(*n.module, state)) {
-          load_module_state(*n.module, state, file.string());
-          loaded.push_back(n.name);
-          return;
+      const std::string named = !wanted.empty() ? wanted : (is_network(key) ? key : "");
+      std::vector<NetworkDecl*> fits;
+      for (auto& n : networks_)
+        if ((named.empty() || n.name == named) && state_matches(*n.module, adapt_reference_state(*n.module, raw)))
+          fits.push_back(&n);
+      if (fits.empty()) return;
+      NetworkDecl* pick = fits.size() == 1 ? fits[0] : nullptr;
+      if (!pick) {
+        const std::string stem = file.stem().string();
+        std::vector<NetworkDecl*> by_name;
+        for (NetworkDecl* n : fits) {
+          const std::string& nm = n->name;
+          if (stem == nm || (stem.size() > nm.size() && stem.compare(stem.size() - nm.size(), nm.size(), nm) == 0 &&
+                             stem[stem.size() - nm.size() - 1] == '_'))
+            by_name.push_back(n);
         }
+        if (by_name.size() == 1) pick = by_name[0];
       }
+      if (!pick) {
+        std::string alike;
+        for (NetworkDecl* n : fits) alike += (alike.empty() ? "" : " and ") + n->name;
+        throw UsageError("--init-from " + file.string() + " fits networks " + alike + " alike; name the one it is for: "
+                         "--init-from " + fits.back()->name + "=" + file.string());
+      }
+      if (auto it = source.find(pick->name); it != source.end())
+        throw UsageError("--init-from: network " + pick->name + " given twice (" + it->second.string() + " and " +
+                         file.string() + ")");
+      load_module_state(*pick->module, adapt_reference_state(*pick->module, raw), file.string());
+      source[pick->name] = file;
+      loaded.push_back(pick->name);
     };
     if (v.isGenericDict()) {
       bool nested = false;
@@ -455,11 +504,11 @@ void Trainer::init_from(const std::vector<fs::path>& files) {
     }
     if (loaded.empty()) {
       // Say how the file differs from the network it is most like (the most keys in common).
-      std::string names, closest, why;
+      std::string closest, why;
       size_t best = 0;
       const NamedTensors raw = v.isGenericDict() ? tensors_of(v, file.string()) : NamedTensors{};
       for (const auto& n : networks_) {
-        names += (names.empty() ? "" : ", ") + n.name;
+        if (!wanted.empty() && n.name != wanted) continue;
         NamedTensors state = adapt_reference_state(*n.module, raw);
         std::set<std::string> keys;
         for (const auto& [k, _] : module_state(*n.module)) keys.insert(k);
@@ -471,6 +520,9 @@ void Trainer::init_from(const std::vector<fs::path>& files) {
           why = state_mismatch(*n.module, state);
         }
       }
+      if (!wanted.empty())
+        throw Error(file.string() + " does not fit network " + wanted + " of model '" + config_.get_string("model") +
+                    "'" + (closest.empty() ? ": it shares no key with it" : ":" + why));
       throw Error(file.string() + " matches none of the networks of model '" + config_.get_string("model") + "' (" +
                   names + ")" + (closest.empty() ? ": it shares no key with them" : "; it is closest to " + closest + ":" + why));
     }
@@ -568,7 +620,8 @@ int Trainer::train() {
     const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                                 std::to_string(TORCH_VERSION_PATCH);
     record_machine(run_dir_, describe_machine(epoch_ > 0 || in_epoch_ ? "resumed" : "started", at::get_num_threads(),
-                                              config_.get_string("device"), version));
+                                              device_.str() + (config_.get_string("device") == "auto" ? " (auto)" : ""),
+                                              version));
   }
   const int64_t epochs = config_.get_int("epochs");
   const int64_t bs = config_.get_int("batch_size");
@@ -647,9 +700,9 @@ int Trainer::train() {
           write_weights();
           write_run_report();
           std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
-                       "forgery: continue exactly where it stopped with: forgery resume %s\n",
+                       "forgery: continue exactly where it stopped with: forgery resume %s%s\n",
                        (long long)epoch_ + 1, (long long)global_step_, (run_dir_ / "checkpoints" / "last.pt").c_str(),
-                       run_dir_.c_str());
+                       run_dir_.c_str(), resume_world_hint().c_str());
         }
         sync_with_writer("stop/" + std::to_string(global_step_));
         leave_group();
@@ -677,8 +730,8 @@ int Trainer::train() {
         write_run_report();
       }
       if (writer())
-        std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s\n",
-                     (long long)epoch_, run_dir_.c_str());
+        std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s%s\n",
+                     (long long)epoch_, run_dir_.c_str(), resume_world_hint().c_str());
       leave_group();
       return 128 + (stop_signal() != 0 ? stop_signal() : SIGTERM);
     }
@@ -924,8 +977,16 @@ void Trainer::write_final_artifacts() {
     std::printf("%s: best %.4g at epoch %lld (checkpoints/best.pt), last %.4g\n", best.c_str(), best_value_,
                 (long long)best_epoch_, last);
   }
-  std::printf("done: %s (config.toml, metrics.jsonl, samples/, losses.png, progress.gif, checkpoints/, weights/)\n",
-              run_dir_.c_str());
+  // What the run folder holds now (the plots and the animation only where this build draws them).
+  std::string files;
+  std::error_code ec;
+  for (const char* name : {"report.html", "config.toml", "metrics.jsonl", "metrics.csv", "samples/", "losses.png",
+                           "losses.svg", "progress.gif", "checkpoints/", "weights/", "machine.txt"}) {
+    std::string n = name;
+    if (fs::exists(run_dir_ / (n.back() == '/' ? n.substr(0, n.size() - 1) : n), ec))
+      files += (files.empty() ? "" : ", ") + n;
+  }
+  std::printf("done: %s (%s)\n", run_dir_.c_str(), files.c_str());
 }
 
 void Trainer::write_weights() {

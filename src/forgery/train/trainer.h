@@ -30,6 +30,10 @@ class BackgroundWriter;
 class GraphedSteps;
 class Checkpoint;
 
+// An --init-from argument: "NAME=FILE" (a network's name, letters, digits and '_') or "FILE"
+// (also where a file by the whole argument exists); {"", FILE} for the latter.
+std::pair<std::string, std::filesystem::path> split_init_from(const std::string& arg);
+
 class Trainer {
  public:
   // A new run writes `run_dir`/config.toml; the folder must be prepared by the caller.
@@ -39,8 +43,11 @@ class Trainer {
   // A new run (seeded networks) or the state of a checkpoint.
   void start_new();
   void restore(const Checkpoint& checkpoint);
-  // Weights saved by PyTorch programs (state_dicts, or dicts of them), each matched to a
-  // network by its keys and shapes.
+  // Weights saved by PyTorch programs (state_dicts, or dicts of them), each FILE or NAME=FILE
+  // (see split_init_from). A file goes to the network it names, else to the network whose keys
+  // and shapes it fits; of networks alike (CycleGAN's G_A and G_B), to the one its file name
+  // ends with (G_B.pt, latest_net_G_B.pth); UsageError where that leaves a choice or a network
+  // is given twice.
   void init_from(const std::vector<std::filesystem::path>& files);
   // Loads (and checks) the configured dataset now; train() does it when not done before.
   void load_data();
@@ -98,6 +105,9 @@ class Trainer {
   void write_final_artifacts();
   void write_weights();
   void finish_interrupted_epoch_end();
+  // What follows "forgery resume RUN" in the hints after a stop: the world size of a
+  // data-parallel run (an exact resume needs the same).
+  std::string resume_world_hint() const;
   ReportInfo report_info() const;
   void write_run_report();
   void write_run_report(const ReportInfo& info);

@@ -72,7 +72,8 @@ CycleEvaluation evaluate_cycle(ImageNet& a_to_b, ImageNet& b_to_a, const at::Ten
     EvalOptions m;
     m.metrics = {"kid"};
     // FID needs more images than feature dimensions (a full-rank covariance); KID does not.
-    if (std::min(real_f.features.size(0), fake_f.features.size(0)) > real_f.features.size(1)) m.metrics.push_back("fid");
+    const int64_t images = std::min(real_f.features.size(0), fake_f.features.size(0)), dims = real_f.features.size(1);
+    if (images > dims) m.metrics.push_back("fid");
     MetricResults r = compute_metrics(real_f, fake_f, m);
     const std::string n = d.name;
     ev.metrics.emplace_back(n + "_target_share", share);
@@ -86,6 +87,9 @@ CycleEvaluation evaluate_cycle(ImageNet& a_to_b, ImageNet& b_to_a, const at::Ten
     char buf[160];
     std::snprintf(buf, sizeof buf, "  %s: in target %.1f%%  KID %.4g  cycle L1 %.4f", d.name, 100 * share, kid, cycle);
     ev.summary += buf;
+    if (images <= dims)
+      ev.summary += "  (no FID: it needs more than " + std::to_string(dims) + " images, the features' size; " +
+                    std::to_string(images) + " here)";
   }
   ev.kid = kids / 2;
   ev.metrics.emplace_back("kid", ev.kid);
