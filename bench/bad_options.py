@@ -33,6 +33,9 @@ def main():
                     "--set", "ngf=2", "--set", "ndf=2", "--set", "load_size=136"] + tiny, check=True, capture_output=True)
     with open(os.path.join(work, "notes.txt"), "w") as f:
         f.write("not an image\n")
+    os.makedirs(os.path.join(work, "notes"))
+    with open(os.path.join(work, "notes", "todo.txt"), "w") as f:
+        f.write("a user's file\n")
     cases = [
         ("train gan-mnst", "a misspelt preset"),
         ("train gan-mnist --set batchsize=3", "a misspelt option"),
@@ -43,7 +46,13 @@ def main():
         ("train gan-mnist --device tpu", "an unknown device"),
         ("train gan-mnist --data /nonexistent/mnist", "a data folder that does not exist"),
         (f"train gan-mnist --data {mnist} --out {gan}", "a run folder that is not empty"),
+        (f"train gan-mnist --data {mnist} --out {work}/notes --force", "--force over a folder that is not a run"),
+        (f"train gan-mnist --data {gan}/samples --out {gan} --force", "--force over a run folder holding the data"),
         (f"train gan-mnist --data {mnist} --init-from {work}/notes.txt", "--init-from a file that is not weights"),
+        (f"train gan-mnist --data {mnist} --init-from G_B={gan}/weights/generator.pt", "--init-from a network the model lacks"),
+        (f"train gan-mnist --data {mnist} --init-from {gan}/weights/generator.pt --init-from generator={gan}/weights/generator.pt",
+         "--init-from the same network twice"),
+        ("train gan-mnist --set loss=vanilla", "a loss of another family"),
         (f"train pix2pix-facades-128 --data {pairs} --set direction=AtoC", "a misspelt direction"),
         (f"train pix2pix-facades-128 --data {pairs} --set netG=unet_512", "an unknown generator"),
         (f"train pix2pix-facades-128 --data {pairs} --set crop_size=200", "a crop larger than the load size"),
@@ -63,8 +72,11 @@ def main():
         (f"resume {mnist}", "resume of a folder with no checkpoint"),
         (f"resume {gan} --threads -1", "a negative thread count"),
         (f"resume {gan} --set seed=3", "resume changing what the run computes"),
+        (f"resume {gan} --set sed=3", "resume with an unknown option"),
+        (f"resume {gan} --set n_epochs=300", "resume lengthening a constant schedule"),
         (f"sample {gan}", "sample without an output"),
         (f"sample {gan} --out {work}/g.png --n 0", "sample --n 0"),
+        (f"sample {gan} --out {work}/g.jpg", "sample --out not a PNG name"),
         (f"sample {gan} --out {work}/g.png --label 3", "a class label for an unconditional model"),
         (f"sample {p2p} --out {work}/g.png", "sample of an image-to-image run"),
         (f"translate {gan} --input {pairs}/val --out {work}/t", "translate of a noise-to-image run"),
@@ -81,6 +93,8 @@ def main():
         (f"report {mnist}", "report of a folder that is not a run"),
         ("data download cifar", "an unknown dataset"),
         (f"data combine {pairs}/train {work}/nowhere {work}/c", "combine with a missing folder"),
+        (f"data combine {pairs}/train {pairs}/val {pairs}/train", "combine into one of its inputs"),
+        ("train", "train without a preset"),
         ("frobnicate", "an unknown command"),
     ]
     rows, failures = [], []

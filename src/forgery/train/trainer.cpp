@@ -449,7 +449,15 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
   };
   std::string names;
   for (const auto& n : networks_) names += (names.empty() ? "" : ", ") + n.name;
-  std::map<std::string, fs::path> source;  // network -> the file it was initialised from
+  // Every file matched to its network first, then loaded: a bad file or a network given twice
+  // leaves every network as it was.
+  std::map<std::string, fs::path> source;  // network -> the file it is initialised from
+  struct Load {
+    NetworkDecl* network;
+    NamedTensors state;
+    fs::path file;
+  };
+  std::vector<Load> loads;
   for (const auto& arg : args) {
     const auto [wanted, file] = split_init_from(arg.string());
     if (!wanted.empty() && !is_network(wanted))
@@ -489,7 +497,7 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
       if (auto it = source.find(pick->name); it != source.end())
         throw UsageError("--init-from: network " + pick->name + " given twice (" + it->second.string() + " and " +
                          file.string() + ")");
-      load_module_state(*pick->module, adapt_reference_state(*pick->module, raw), file.string());
+      loads.push_back({pick, adapt_reference_state(*pick->module, raw), file});
       source[pick->name] = file;
       loaded.push_back(pick->name);
     };
@@ -526,9 +534,10 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
       throw Error(file.string() + " matches none of the networks of model '" + config_.get_string("model") + "' (" +
                   names + ")" + (closest.empty() ? ": it shares no key with them" : "; it is closest to " + closest + ":" + why));
     }
-    std::string which;
-    for (const auto& n : loaded) which += (which.empty() ? "" : ", ") + n;
-    std::fprintf(stderr, "forgery: initialised %s from %s\n", which.c_str(), file.c_str());
+  }
+  for (const auto& l : loads) {
+    load_module_state(*l.network->module, l.state, l.file.string());
+    std::fprintf(stderr, "forgery: initialised %s from %s\n", l.network->name.c_str(), l.file.c_str());
   }
 }
 
