@@ -6,6 +6,9 @@
 #include <torch/cuda.h>
 #include <torch/serialize.h>
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -48,10 +51,72 @@ c10::ScalarType storage_dtype(const std::string& name, const std::string& file) 
   return it->second;
 }
 
+// The CRC-32 of every record, by its name inside the archive ("data.pkl", "data/0"), from the
+// zip's central directory (zip64 too). LibTorch's reader does not check them; Forgery does, so
+// that a checkpoint or weights file changed after it was written (a flipped bit on a disk, a
+// partial copy over an old file) is an error, not wrong weights. Empty where the directory
+// cannot be read this way (then LibTorch's own reader decides).
+using RecordCrcs = std::unordered_map<std::string, uint32_t>;
+RecordCrcs record_crcs(const std::string& bytes) {
+  RecordCrcs out;
+  const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  const size_t n = bytes.size();
+  auto u16 = [&](size_t at) { return static_cast<uint32_t>(b[at] | b[at + 1] << 8); };
+  auto u32 = [&](size_t at) { return u16(at) | u16(at + 2) << 16; };
+  auto u64 = [&](size_t at) { return static_cast<uint64_t>(u32(at)) | static_cast<uint64_t>(u32(at + 4)) << 32; };
+  if (n < 22) return out;
+  size_t eocd = n - 22;
+  const size_t lowest = n > 22 + 65535 ? n - 22 - 65535 : 0;
+  while (u32(eocd) != 0x06054b50) {
+    if (eocd == lowest) return out;
+    --eocd;
+  }
+  uint64_t entries = u16(eocd + 10), cd = u32(eocd + 16);
+  if ((entries == 0xFFFF || cd == 0xFFFFFFFF) && eocd >= 20 && u32(eocd - 20) == 0x07064b50) {
+    const uint64_t z = u64(eocd - 20 + 8);
+    if (z + 56 > n || u32(z) != 0x06064b50) return out;
+    entries = u64(z + 32);
+    cd = u64(z + 48);
+  }
+  for (uint64_t i = 0, at = cd; i < entries; ++i) {
+    if (at + 46 > n || u32(at) != 0x02014b50) return {};
+    const uint32_t name_len = u16(at + 28), extra = u16(at + 30), comment = u16(at + 32);
+    if (at + 46 + name_len > n) return {};
+    std::string name(bytes, at + 46, name_len);
+    // Every record sits under the archive's own folder ("archive/data.pkl").
+    const size_t slash = name.find('/');
+    out[slash == std::string::npos ? name : name.substr(slash + 1)] = u32(at + 16);
+    at += 46 + name_len + extra + comment;
+  }
+  return out;
+}
+
+// A record of the archive, its CRC-32 checked where the directory gave one.
+std::pair<at::DataPtr, size_t> checked_record(caffe2::serialize::PyTorchStreamReader& zip, const RecordCrcs& crcs,
+                                              const std::string& record, const std::string& file) {
+  at::DataPtr data;
+  size_t size = 0;
+  std::tie(data, size) = zip.getRecord(record);
+  if (auto it = crcs.find(record); it != crcs.end()) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const auto* p = static_cast<const Bytef*>(data.get());
+    for (size_t left = size; left > 0;) {
+      const uInt chunk = static_cast<uInt>(std::min<size_t>(left, 1u << 30));
+      crc = crc32(crc, p, chunk);
+      p += chunk;
+      left -= chunk;
+    }
+    if (static_cast<uint32_t>(crc) != it->second)
+      throw Error(file + " is damaged: its record " + record +
+                  " does not match the checksum written with it (the file changed after it was written)");
+  }
+  return {std::move(data), size};
+}
+
 class Unpickler {
  public:
-  Unpickler(const std::string& pkl, caffe2::serialize::PyTorchStreamReader& zip, std::string file)
-      : p_(reinterpret_cast<const uint8_t*>(pkl.data())), end_(p_ + pkl.size()), zip_(zip),
+  Unpickler(const std::string& pkl, caffe2::serialize::PyTorchStreamReader& zip, const RecordCrcs& crcs, std::string file)
+      : p_(reinterpret_cast<const uint8_t*>(pkl.data())), end_(p_ + pkl.size()), zip_(zip), crcs_(crcs),
         file_(std::move(file)) {}
 
   c10::IValue run() {
@@ -306,7 +371,7 @@ class Unpickler {
     if (!zip_.hasRecord(record)) fail("storage " + record + " is missing from the archive");
     at::DataPtr data;
     size_t size = 0;
-    std::tie(data, size) = zip_.getRecord(record);
+    std::tie(data, size) = checked_record(zip_, crcs_, record, file_);
     size_t need = static_cast<size_t>(numel) * c10::elementSize(dtype);
     if (size < need) fail("storage " + record + " is truncated (" + std::to_string(size) + " of " + std::to_string(need) + " bytes)");
     at::Tensor tensor = at::empty({numel}, at::TensorOptions().dtype(dtype));
@@ -318,6 +383,7 @@ class Unpickler {
   const uint8_t* p_;
   const uint8_t* end_;
   caffe2::serialize::PyTorchStreamReader& zip_;
+  const RecordCrcs& crcs_;
   std::string file_;
   std::vector<Item> stack_;
   std::unordered_map<uint32_t, Item> memo_;
@@ -326,7 +392,7 @@ class Unpickler {
 
 }  // namespace
 
-c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name) {
+c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name, bool check_crcs) {
   if (bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x80)
     throw Error(name + " is in PyTorch's legacy (pre-1.6) format; re-save it in Python with torch.save(obj, path)");
   if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0)
@@ -335,11 +401,12 @@ c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name) 
   try {
     caffe2::serialize::PyTorchStreamReader zip(&in);
     if (!zip.hasRecord("data.pkl")) throw Error(name + " is a zip archive but holds no data.pkl: not a torch.save file");
+    const RecordCrcs crcs = check_crcs ? record_crcs(bytes) : RecordCrcs{};
     at::DataPtr pkl;
     size_t size = 0;
-    std::tie(pkl, size) = zip.getRecord("data.pkl");
+    std::tie(pkl, size) = checked_record(zip, crcs, "data.pkl", name);
     std::string text(static_cast<const char*>(pkl.get()), size);
-    return Unpickler(text, zip, name).run();
+    return Unpickler(text, zip, crcs, name).run();
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {

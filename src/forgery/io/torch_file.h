@@ -16,7 +16,10 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 // lists, numbers, strings and tensors) or by Forgery. Dicts come back as GenericDicts in file
 // order. Errors name the file and what is wrong (not a zip, truncated, unsupported object).
 c10::IValue load_torch_file(const std::filesystem::path& path);
-c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name);
+// Every record read is checked against the CRC-32 the archive holds for it (a damaged file is an
+// Error naming it). `check_crcs` false skips that, so that the fuzz harness and the parser's
+// tests reach the parser with damaged bytes.
+c10::IValue load_torch_bytes(const std::string& bytes, const std::string& name, bool check_crcs = true);
 
 // Writes a dict (or any IValue of dicts, lists, numbers, strings and CPU tensors) that
 // Python's torch.load reads; atomically.
