@@ -210,7 +210,11 @@ int main(int argc, char** argv) {
     if (cb->parsed()) return run_combine(combine);
     if (tr->parsed()) return run_translate(translate);
     if (tc->parsed()) return run_train_classifier(classifier);
-    if (e->parsed()) return run_eval(eval);
+    if (e->parsed()) {
+      if (e->get_option("--metrics")->count() > 0 && eval.metrics.empty())
+        throw forgery::UsageError("eval --metrics: no metric named (leave the option out for the default set)");
+      return run_eval(eval);
+    }
     if (ex->parsed()) return run_export(exp);
     if (rp->parsed()) return run_report(report_run);
     return run_list();
