@@ -212,6 +212,9 @@ int run_resume(const ResumeArgs& a) {
   std::error_code ec;
   if (!fs::is_directory(a.run_dir, ec)) throw Error("run folder " + a.run_dir + " does not exist or is not a folder");
   Checkpoint ck = Checkpoint::read(Checkpoint::locate(a.run_dir));
+  if (a.epochs > 0 && a.epochs < ck.get_int("epoch"))
+    throw UsageError("resume --epochs " + std::to_string(a.epochs) + ": the run has already done " +
+                     std::to_string(ck.get_int("epoch")) + " epochs; give a larger total to train further");
   std::vector<std::pair<std::string, std::string>> overrides;
   if (a.epochs > 0) overrides.emplace_back("epochs", std::to_string(a.epochs));
   if (!a.device.empty()) overrides.emplace_back("device", a.device);

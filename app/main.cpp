@@ -3,6 +3,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -15,19 +16,22 @@
 namespace {
 // Whole numbers at least `min`, with a message that says so (CLI11's own range check prints
 // the largest double).
-CLI::Validator at_least(long long min) {
+CLI::Validator at_least(long long min, long long max = LLONG_MAX) {
   return CLI::Validator(
-      [min](std::string& v) -> std::string {
+      [min, max](std::string& v) -> std::string {
         try {
           size_t used = 0;
           long long n = std::stoll(v, &used);
-          if (used == v.size() && n >= min) return "";
+          if (used == v.size() && n >= min && n <= max) return "";
         } catch (const std::exception&) {
         }
-        return "expected a whole number of at least " + std::to_string(min) + ", got '" + v + "'";
+        return "expected a whole number of at least " + std::to_string(min) +
+               (max < LLONG_MAX ? " and at most " + std::to_string(max) : std::string()) + ", got '" + v + "'";
       },
-      min == 0 ? "INT>=0" : "INT>=" + std::to_string(min));
+      (min == 0 ? "INT>=0" : "INT>=" + std::to_string(min)) + (max < LLONG_MAX ? ",<=" + std::to_string(max) : ""));
 }
+// Images a command makes at once are held in memory together (a million 28x28 images: 3 GB).
+constexpr long long kMostImages = 1000000;
 // "rank R: " in the errors of a data-parallel worker (the diagnoses of collectives say it already).
 std::string rank_prefix() {
   const char *rank = std::getenv("RANK"), *world = std::getenv("WORLD_SIZE");
@@ -42,6 +46,9 @@ int main(int argc, char** argv) {
   // Past a file size limit (ulimit -f) a write should fail with EFBIG, which the writers report
   // naming the file, rather than kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
+  // A reader of the output that goes away (`forgery train ... | head`) must not kill a run
+  // between checkpoints: its lines are then lost, the training goes on.
+  std::signal(SIGPIPE, SIG_IGN);
   using namespace forgery::app;
   CLI::App app{"Forgery: generative adversarial networks in C++ on LibTorch"};
   app.set_version_flag("--version", std::string("forgery ") + FORGERY_VERSION);
@@ -97,7 +104,7 @@ int main(int argc, char** argv) {
   SampleArgs sample;
   auto* s = app.add_subcommand("sample", "Generate images from a run folder or checkpoint");
   s->add_option("source", sample.source, "run folder or checkpoint file")->required();
-  s->add_option("--n", sample.n, "number of images")->check(at_least(1));
+  s->add_option("--n", sample.n, "number of images (at most a million)")->check(at_least(1, kMostImages));
   s->add_option("--out", sample.out, "grid image to write (PNG)");
   s->add_option("--seed", sample.seed, "noise seed");
   s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(at_least(1));
@@ -150,7 +157,7 @@ int main(int argc, char** argv) {
                 "comma-separated: fid,kid,pr,is,classes (default: all; with --features fid,kid,pr)");
   e->add_option("--features", eval.features,
                 "TorchScript feature network for RGB images (e.g. Inception-v3), instead of the MNIST classifier");
-  e->add_option("--n", eval.n, "images to generate (default 10000)")->check(at_least(1));
+  e->add_option("--n", eval.n, "images to generate (default 10000, at most a million)")->check(at_least(1, kMostImages));
   e->add_option("--data", eval.data, "MNIST-format folder: its test split is the real set");
   e->add_option("--seed", eval.seed, "noise and subset seed");
   e->add_option("--classifier", eval.classifier, "feature classifier (default: trained once and cached)");

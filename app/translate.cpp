@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 
 #include "commands.h"
@@ -142,6 +143,18 @@ int run_translate(const TranslateArgs& a) {
     if (a.paired)
       targets[i].copy_(to_chw(resize_image(convert_channels(target_half, static_cast<int>(t.out_channels)), size, size,
                                            ResampleFilter::Bicubic)));
+  }
+  {
+    // One output per input: a.jpg and a.png of one folder would both write a.png.
+    std::map<fs::path, fs::path> by_output;
+    for (int64_t i = 0; i < n; ++i) {
+      const fs::path rel = files[i].lexically_relative(base).replace_extension(".png");
+      auto [it, fresh] = by_output.emplace(rel, files[i]);
+      if (!fresh)
+        throw UsageError("translate: inputs " + it->second.string() + " and " + files[i].string() +
+                         " would both be written as " + (fs::path(a.out) / rel).string() +
+                         "; rename one of them");
+    }
   }
   TranslateOptions o;
   o.eval_mode = a.eval;

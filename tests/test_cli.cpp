@@ -92,6 +92,13 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set seed=1 " + data() + " --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string first = read_file(tmp_ / "run" / "weights" / "generator.pt");
+  // Anything of the user's inside the run's own folders is looked for too.
+  fs::create_directories(tmp_ / "run" / "checkpoints" / "mine");
+  std::ofstream(tmp_ / "run" / "checkpoints" / "mine" / "note.txt") << "precious";
+  r = run_forgery("train gan-mnist --epochs 1 " + data() + " --force --out '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("holds 'checkpoints/mine'"), std::string::npos) << r.err;
+  fs::remove_all(tmp_ / "run" / "checkpoints" / "mine");
   r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set seed=2 " + data() + " --force --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(read_file(tmp_ / "run" / "weights" / "generator.pt"), first);

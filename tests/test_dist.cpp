@@ -505,6 +505,24 @@ TEST_F(Dist, BadRendezvousesAreNamed) {
             std::string::npos) << ranks[0].stderr_text();
   EXPECT_EQ(ranks[1].code, 1);
 
+  // Ranks started with different options (networks of other shapes would mismatch in the first
+  // broadcast, where Gloo aborts the process): both named, both exit 2, no run folder left.
+  std::vector<Rank> unlike;
+  for (int rank : {0, 1}) {
+    std::map<std::string, std::string> e = {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}};
+    unlike.push_back(start_rank(tmp_.path(), "unlike" + std::to_string(rank),
+                                gan("unlike", 1, {"--set", "dist_timeout=5", "--set", rank == 0 ? "width=16" : "width=32",
+                                                  "--dist-init", "file:" + (tmp_ / "unlike-rdzv").string()}),
+                                e));
+  }
+  for (auto& r : unlike) finish(r, 60);
+  for (auto& r : unlike) {
+    EXPECT_EQ(r.code, 2) << r.stderr_text();
+    EXPECT_NE(r.stderr_text().find("rank 1 was started with other options than rank 0: width = 32 (rank 0: 16)"),
+              std::string::npos) << r.stderr_text();
+  }
+  EXPECT_FALSE(fs::exists(tmp_ / "unlike"));
+
   // A rendezvous file left from an earlier launch.
   auto again = start_world(1 + 1, gan("again", 1, {"--set", "dist_timeout=3"}), "mm");
   for (auto& r : again) finish(r, 60);

@@ -47,6 +47,8 @@ class Config {
 
   // The whole config, every key in schema order, each preceded by its help as a comment.
   std::string to_toml() const;
+  // An option's value as config.toml writes it.
+  std::string value_text(const std::string& key) const { return format_option_value(values_.at(key)); }
   const std::vector<OptionSpec>& specs() const { return specs_; }
 
   // Top-level string value of a TOML document without a schema (to find `model` first).

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 
 #include "forgery/core/error.h"
@@ -188,6 +189,35 @@ RunFolderLock::~RunFolderLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the only descriptor releases the lock
 }
 
+namespace {
+// The first entry below a run folder (relative to it) that no run writes, or "": top-level
+// entries by name; inside samples/ PNGs, checkpoints/ .pt files, weights/ .pt and .safetensors
+// files (and weights/CHECKPOINT/ folders of them, from export), eval/ .json reports; no links.
+std::string entry_no_run_writes(const fs::path& dir, std::error_code& ec) {
+  static const std::map<std::string, std::vector<std::string>> kInside = {
+      {"samples", {".png"}}, {"checkpoints", {".pt"}}, {"weights", {".pt", ".safetensors"}}, {"eval", {".json"}}};
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const fs::path rel = it->path().lexically_relative(dir);
+    const std::string top = rel.begin()->string();
+    if (it->is_symlink(ec)) return rel.string();
+    if (it.depth() == 0) {
+      if (!is_run_folder_entry(top)) return rel.string();
+      if (!kInside.count(top)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory(ec)) {
+      if (top != "weights" || it.depth() > 1) return rel.string();
+      continue;
+    }
+    const std::string ext = fs::path(without_temporary_suffix(rel.filename().string())).extension().string();
+    const auto& allowed = kInside.at(top);
+    if (std::find(allowed.begin(), allowed.end(), ext) == allowed.end()) return rel.string();
+  }
+  return "";
+}
+}  // namespace
+
 void check_output_dir(const fs::path& dir, bool force, const std::vector<KeptPath>& keep) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
@@ -203,12 +233,9 @@ void check_output_dir(const fs::path& dir, bool force, const std::vector<KeptPat
       if (!k.path.empty() && path_within(k.path, dir))
         throw UsageError("--force would remove " + k.what + " " + k.path.string() + ", which lies in --out " +
                          dir.string() + "; choose another --out");
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (!is_run_folder_entry(name))
-        throw UsageError("--force replaces only a run folder, and " + dir.string() + " holds '" + name +
-                         "', which no run writes; choose another --out (or move it away yourself)");
-    }
+    if (const std::string foreign = entry_no_run_writes(dir, ec); !foreign.empty())
+      throw UsageError("--force replaces only a run folder, and " + dir.string() + " holds '" + foreign +
+                       "', which no run writes; choose another --out (or move it away yourself)");
     if (ec) throw Error("cannot read output folder " + dir.string() + ": " + ec.message());
     check_run_folder_free(dir);
     return;

@@ -234,7 +234,8 @@ void validate_gan(const Config& c) {
   if (const std::string& loss = c.get_string("loss"); loss != "bce" && loss != "lsgan")
     throw UsageError("option loss '" + loss + "': the GAN family supports bce and lsgan (its discriminators end in a "
                      "Sigmoid; bce_logits, also called vanilla, is pix2pix's and CycleGAN's gan_mode)");
-  if (c.get_int("eval_n") <= 0) throw UsageError("option eval_n must be positive");
+  if (c.get_int("eval_n") <= 0 || c.get_int("eval_n") > 1000000)
+    throw UsageError("option eval_n must be between 1 and a million (the images are held in memory together)");
   if (c.get_int("grid_padding") < 0) throw UsageError("option grid_padding must not be negative");
   if (c.get_int("final_samples") < 0) throw UsageError("option final_samples must not be negative");
   for (const char* key : {"k", "sample_size", "grid_nrow"})

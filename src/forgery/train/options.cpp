@@ -45,7 +45,7 @@ std::vector<OptionSpec> common_option_specs() {
       {"cuda_graphs", OptionType::String, std::string("auto"),
        "CUDA: capture a training step once as a CUDA graph and replay it for every batch of the same shapes "
        "(no launch cost per kernel; same numbers as without): auto (on where this build has them, for one process "
-       "and a recipe whose step allows it: gan, pix2pix), on (an error where that is not possible), off"},
+       "and every recipe; CycleGAN's once its image pools are full), on (an error where that is not possible), off"},
       {"dist_backend", OptionType::String, std::string("auto"),
        "data-parallel on CUDA: what carries the gradients: auto (NCCL where this build has it, else Gloo), nccl, or "
        "gloo (through host memory); CPU runs always use Gloo"},

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -68,8 +69,12 @@ Table read_metrics(const fs::path& file) {
     nlohmann::ordered_json j;
     try {
       j = nlohmann::ordered_json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(file.string() + " line " + std::to_string(n) + ": not JSON (" + e.what() + ")");
+      if (!j.is_object()) throw std::runtime_error("not a JSON object");
+    } catch (const std::exception& e) {
+      // As the trainer reads it: a damaged line is left out, said, and the rest reported.
+      std::fprintf(stderr, "forgery: warning: metrics file %s line %d is not a JSON record; left out of the report\n",
+                   file.c_str(), n);
+      continue;
     }
     for (auto it = j.begin(); it != j.end(); ++it)
       if (seen.insert(it.key()).second) t.columns.push_back(it.key());
@@ -204,7 +209,10 @@ void write_report(const fs::path& run_dir, const ReportInfo& info) {
   Table t = read_metrics(run_dir / "metrics.jsonl");
   const int64_t done = t.rows.empty() ? 0 : t.rows.back().value("epoch", int64_t{0});
 
-  std::set<std::string> loss_names, timing = {"epoch", "step", "seconds", "images_per_sec", "eval_seconds"};
+  // Columns that are neither losses nor evaluation figures (a data-parallel run's world size and
+  // time in collectives included).
+  std::set<std::string> loss_names, timing = {"epoch",        "step",       "seconds",           "images_per_sec",
+                                              "eval_seconds", "world_size", "collective_seconds"};
   for (const auto& l : info.losses) loss_names.insert(l.name);
   std::vector<std::string> eval_cols;
   for (const auto& c : t.columns)

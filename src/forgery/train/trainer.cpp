@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <sstream>
 
 #include "forgery/core/background.h"
 #include "forgery/core/error.h"
@@ -537,7 +538,7 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
   }
   for (const auto& l : loads) {
     load_module_state(*l.network->module, l.state, l.file.string());
-    std::fprintf(stderr, "forgery: initialised %s from %s\n", l.network->name.c_str(), l.file.c_str());
+    if (rank_ == 0) std::fprintf(stderr, "forgery: initialised %s from %s\n", l.network->name.c_str(), l.file.c_str());
   }
 }
 
@@ -611,9 +612,47 @@ void Trainer::write_run_report(const ReportInfo& info) {
   }
 }
 
+void Trainer::check_ranks_agree() {
+  // Options that may differ between ranks: where each runs and how it reports, not what it computes.
+  static const std::set<std::string> per_rank = {"device", "threads", "progress", "data_dir", "async_writes",
+                                                 "dist_timeout", "dist_backend"};
+  std::string mine;
+  for (const auto& s : config_.specs())
+    if (!per_rank.count(s.key)) mine += s.key + " = " + config_.value_text(s.key) + "\n";
+  const auto all = group_->all_gather(std::vector<char>(mine.begin(), mine.end()));
+  auto lines = [](const std::vector<char>& bytes) {
+    std::map<std::string, std::string> m;
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
+    for (std::string line; std::getline(in, line);) {
+      const size_t eq = line.find(" = ");
+      if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 3);
+    }
+    return m;
+  };
+  const auto first = lines(all[0]);
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] == all[0]) continue;
+    const auto other = lines(all[r]);
+    std::string differ;
+    int shown = 0;
+    for (const auto& [key, value] : other) {
+      auto it = first.find(key);
+      if (it != first.end() && it->second == value) continue;
+      if (++shown <= 4)
+        differ += (differ.empty() ? "" : ", ") + key + " = " + value + " (rank 0: " +
+                  (it == first.end() ? std::string("no such option") : it->second) + ")";
+    }
+    for (const auto& [key, value] : first)
+      if (!other.count(key) && ++shown <= 4) differ += (differ.empty() ? "" : ", ") + key + " missing (rank 0: " + value + ")";
+    throw UsageError("rank " + std::to_string(r) + " was started with other options than rank 0: " + differ +
+                     "; every rank must get the same preset and --set options");
+  }
+}
+
 int Trainer::train() {
   load_data();
   if (group_) {
+    check_ranks_agree();
     // Rank 0's networks on every rank (its buffers too, for a new run; a resumed rank has its own).
     std::vector<at::Tensor> state;
     for (const auto& n : networks_)

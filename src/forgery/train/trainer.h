@@ -108,6 +108,9 @@ class Trainer {
   // What follows "forgery resume RUN" in the hints after a stop: the world size of a
   // data-parallel run (an exact resume needs the same).
   std::string resume_world_hint() const;
+  // Every rank's options, compared before the first collective (ranks that would compute
+  // different things, or hold networks of other shapes, are named instead of mismatching there).
+  void check_ranks_agree();
   ReportInfo report_info() const;
   void write_run_report();
   void write_run_report(const ReportInfo& info);
