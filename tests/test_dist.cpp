@@ -483,8 +483,16 @@ TEST_F(Dist, BadRendezvousesAreNamed) {
   finish(busy, 60);
   EXPECT_EQ(busy.code, 1);
   EXPECT_NE(busy.stderr_text().find("MASTER_PORT " + port + " on 127.0.0.1 is in use"), std::string::npos) << busy.stderr_text();
-  ::close(fd);  // now a port nobody serves: rank 1 cannot reach rank 0
+  // A rank > 0 whose MASTER_PORT is that program's: connected, never answered; named after the
+  // timeout (and 5 s), not a wait for ever.
   env["RANK"] = "1";
+  Rank unanswered = start_rank(tmp_.path(), "unanswered", gan("unanswered", 1, {"--set", "dist_timeout=2"}), env);
+  finish(unanswered, 60);
+  EXPECT_EQ(unanswered.code, 1);
+  EXPECT_NE(unanswered.stderr_text().find("127.0.0.1:" + port + " does not answer within dist_timeout (2 s)"),
+            std::string::npos) << unanswered.stderr_text();
+  EXPECT_LT(unanswered.seconds, 2 + 5 + 5);
+  ::close(fd);  // now a port nobody serves: rank 1 cannot reach rank 0
   Rank lonely = start_rank(tmp_.path(), "lonely", gan("lonely", 1, {"--set", "dist_timeout=2"}), env);
   finish(lonely, 60);
   EXPECT_EQ(lonely.code, 1);

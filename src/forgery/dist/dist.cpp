@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -133,18 +134,55 @@ std::string where(const WorldSpec& s) {
 
 std::string beat_key(int rank) { return "forgery/beat/" + std::to_string(rank); }
 
+// Ends the process with `message` (exit status 1) unless it is destroyed within `limit`: for
+// calls into LibTorch that can block without a timeout of their own.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string message)
+      : thread_([this, limit, message = std::move(message)] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+            std::fprintf(stderr, "forgery: error: %s\n", message.c_str());
+            std::fflush(stderr);
+            std::_Exit(1);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 // Keys of the world's ranks: their world size as they see it, their heartbeat, a failure.
 class GlooGroup : public Group {
  public:
   GlooGroup(const WorldSpec& spec, std::chrono::milliseconds timeout, const std::string& backend)
       : spec_(spec), timeout_(timeout) {
-    store_ = make_store(/*server=*/spec.rank == 0 && !spec.agent_store && spec.method == "env");
     int64_t joined = 0;
-    try {
-      joined = store_->add("forgery/rank/" + std::to_string(spec.rank), 1);
-      store_->set("forgery/world/" + std::to_string(spec.rank), bytes(std::to_string(spec.world_size)));
-    } catch (const std::exception& e) {
-      throw Error(where(spec_) + " does not answer: " + first_line(e.what()));
+    {
+      // A program on MASTER_PORT that is not a store can take the connection and never answer:
+      // LibTorch's store client would wait for ever. Past the timeout (and 5 s) the process ends
+      // with the error, as a peer that never starts would.
+      Watchdog dog(timeout_ + std::chrono::seconds(5),
+                   "rank " + std::to_string(spec.rank) + ": " + where(spec_) + " does not answer within dist_timeout (" +
+                       std::to_string(timeout_.count() / 1000) + " s): is rank 0 running, and is MASTER_PORT its store's rather than another program's?");
+      store_ = make_store(/*server=*/spec.rank == 0 && !spec.agent_store && spec.method == "env");
+      try {
+        joined = store_->add("forgery/rank/" + std::to_string(spec.rank), 1);
+        store_->set("forgery/world/" + std::to_string(spec.rank), bytes(std::to_string(spec.world_size)));
+      } catch (const std::exception& e) {
+        throw Error(where(spec_) + " does not answer: " + first_line(e.what()));
+      }
     }
     if (joined > 1)
       throw Error("rank " + std::to_string(spec.rank) + " has already joined " + where(spec_) +
