@@ -138,6 +138,13 @@ int run_train(const TrainArgs& a) {
     std::fputs(config.to_toml().c_str(), stdout);
     return 0;
   }
+  // The run's config.toml and checkpoints name the data by its absolute path, so that the run
+  // reruns (forgery train RUN/config.toml) and resumes from any working folder.
+  if (config.has("data_dir") && !config.get_string("data_dir").empty()) {
+    std::error_code ec;
+    const fs::path abs = fs::absolute(config.get_string("data_dir"), ec).lexically_normal();
+    if (!ec) config.set("data_dir", abs.string());
+  }
   const dist::WorldSpec spec = dist::read_world(a.dist_init);
   fs::path run_dir = a.out.empty() ? default_run_dir(a.preset_or_config) : a.out;
   if (a.nproc > 0 && !dist::is_worker() && a.out.empty()) {

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <tuple>
 
@@ -153,7 +154,11 @@ std::optional<Evaluation> CycleGanRecipe::evaluate(int64_t epoch) {
       JudgeTraining o;
       o.progress = parse_progress_mode(config_.get_string("progress"));
       JudgeResult r = train_domain_judge(train_a_, train_b_, file, o);
-      std::fprintf(stderr, "forgery: domain judge accuracy on held-out training images %.1f%%\n", 100 * r.holdout_accuracy);
+      if (std::isfinite(r.holdout_accuracy))
+        std::fprintf(stderr, "forgery: domain judge accuracy on held-out training images %.1f%%\n", 100 * r.holdout_accuracy);
+      else
+        std::fprintf(stderr, "forgery: the domain judge has no held-out training images to be checked on (too few "
+                             "images); its figures on so little data say little\n");
     }
     judge_ = domain_judge_features(file);
     const std::string& features = config_.get_string("eval_features");
