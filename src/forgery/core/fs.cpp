@@ -109,12 +109,21 @@ namespace {
 
 const char* const kLockName = ".forgery.lock";
 
+// Where the ".tmp-PID" ending of an atomic write's temporary starts in `name` (npos for a
+// name that is not one), and the writer's process id.
+size_t temporary_suffix(const std::string& name, pid_t* pid = nullptr) {
+  const size_t at = name.rfind(".tmp-");
+  if (at == std::string::npos || at + 5 == name.size() || name.size() - at - 5 > 9 ||
+      name.find_first_not_of("0123456789", at + 5) != std::string::npos)
+    return std::string::npos;
+  if (pid) *pid = static_cast<pid_t>(std::stol(name.substr(at + 5)));
+  return at;
+}
+
 // NAME without a temporary's ".tmp-PID" ending.
 std::string without_temporary_suffix(const std::string& name) {
-  const size_t at = name.rfind(".tmp-");
-  if (at == std::string::npos || at + 5 == name.size()) return name;
-  if (name.find_first_not_of("0123456789", at + 5) != std::string::npos) return name;
-  return name.substr(0, at);
+  const size_t at = temporary_suffix(name);
+  return at == std::string::npos ? name : name.substr(0, at);
 }
 
 }  // namespace
@@ -254,12 +263,8 @@ int remove_stale_temporaries(const fs::path& dir) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    const size_t at = name.rfind(".tmp-");
-    if (at == std::string::npos || at + 5 == name.size()) continue;
-    const std::string digits = name.substr(at + 5);
-    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    pid_t pid = 0;
+    if (temporary_suffix(it->path().filename().string(), &pid) == std::string::npos) continue;
     if (pid == getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // a live writer's
     std::error_code rm;
     if (fs::remove(it->path(), rm)) ++removed;

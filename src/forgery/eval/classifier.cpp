@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "forgery/core/error.h"
+#include "forgery/core/hash.h"
 #include "forgery/core/fs.h"
 #include "forgery/data/mnist.h"
 #include "forgery/data/tensor_dataset.h"
@@ -31,12 +32,12 @@ at::Tensor MnistClassifierImpl::features(const at::Tensor& x) {
 namespace {
 // FNV-1a over the files' bytes: a cache key, not a checksum against tampering.
 uint64_t content_key(const std::filesystem::path& dir) {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = kFnvOffset;
   for (const char* base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                            "t10k-labels-idx1-ubyte"}) {
     auto p = find_idx_file(dir, base);
     if (p.empty()) continue;
-    for (unsigned char c : read_file(p, "IDX file")) h = (h ^ c) * 1099511628211ULL;
+    h = fnv1a(read_file(p, "IDX file"), h);
   }
   return h;
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "forgery/core/error.h"
+#include "forgery/core/hash.h"
 #include "forgery/core/fs.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/io/state_dict.h"
@@ -45,12 +46,11 @@ at::Tensor judge_input(const at::Tensor& images) {
 namespace {
 uint64_t content_key(const at::Tensor& a, const at::Tensor& b) {
   // FNV-1a over the images' bytes and shapes: a cache key, not a checksum against tampering.
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = kFnvOffset;
   for (const at::Tensor* t : {&a, &b}) {
     at::Tensor c = t->to(torch::kCPU).contiguous();
-    for (int64_t s : c.sizes()) h = (h ^ static_cast<uint64_t>(s)) * 1099511628211ULL;
-    const uint8_t* p = c.data_ptr<uint8_t>();
-    for (int64_t i = 0; i < c.numel(); ++i) h = (h ^ p[i]) * 1099511628211ULL;
+    for (int64_t s : c.sizes()) h = fnv1a_word(static_cast<uint64_t>(s), h);
+    h = fnv1a(c.data_ptr<uint8_t>(), static_cast<size_t>(c.numel()), h);
   }
   return h;
 }

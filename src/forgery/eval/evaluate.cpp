@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "forgery/core/error.h"
+#include "forgery/core/hash.h"
 #include "forgery/core/fs.h"
 #include "forgery/data/idx.h"
 #include "forgery/data/tensor_dataset.h"
@@ -79,8 +80,7 @@ namespace {
 // FNV-1a over a file's bytes, in hex: the cache of real features is kept per network content,
 // so that a network retrained or replaced under the same name never meets the old features.
 std::string content_key(const fs::path& file, const std::string& what) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : read_file(file, what)) h = (h ^ c) * 1099511628211ULL;
+  const uint64_t h = fnv1a(read_file(file, what));
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
   return text;
@@ -246,9 +246,7 @@ MetricResults compute_metrics(const Extracted& real, const Extracted& fake, cons
 Extracted real_features_cached(FeatureExtractor& extractor, const ImageSet& real, ProgressMode progress) {
   // FNV-1a over the normalised images: a cache key, not a checksum.
   auto bytes = real.images.to(torch::kCPU, torch::kFloat).contiguous();
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data_ptr<float>());
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < static_cast<size_t>(bytes.numel()) * sizeof(float); ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  const uint64_t h = fnv1a(bytes.data_ptr<float>(), static_cast<size_t>(bytes.numel()) * sizeof(float));
   char name[128];
   std::snprintf(name, sizeof name, "%s-%016llx.pt", extractor.id().c_str(), static_cast<unsigned long long>(h));
   fs::path file = cache_dir() / "eval" / name;
