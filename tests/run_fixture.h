@@ -11,6 +11,7 @@
 #include <string>
 
 #include "forgery/core/fs.h"
+#include "forgery/core/runtime.h"
 #include "forgery/core/stop.h"
 #include "forgery/io/image.h"
 #include "forgery/io/torch_file.h"
@@ -103,7 +104,7 @@ inline void write_pairs(const fs::path& dir, int n_train, int n_val, int side = 
 class RunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    at::set_num_threads(2);
+    configure_threads(2);  // as a run does (MKL builds: a thread count that holds)
     clear_stop_request();
   }
   void TearDown() override { clear_stop_request(); }

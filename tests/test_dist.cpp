@@ -289,7 +289,7 @@ TEST_F(Dist, TwoRanksOnHalfBatchesTrainAsOneRankOnTheWholeBatch) {
   // Dropout off: its masks are each rank's own; the data order and the noise are shared, so
   // the two runs differ only in the rounding of the sums.
   auto one = test::run_forgery("train gan-mnist --data '" + (tmp_ / "mnist").string() +
-                                   "' --out one --epochs 2 --threads 1 --set batch_size=256 --set progress=off --set dropout=0",
+                                   "' --out one --epochs 2 --device cpu --threads 1 --set batch_size=256 --set progress=off --set dropout=0",
                                tmp_.path());
   ASSERT_EQ(one.exit_code, 0) << one.err;
   auto ranks = start_world(2, gan("two", 2, {"--set", "dropout=0"}), "store");

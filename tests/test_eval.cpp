@@ -99,6 +99,7 @@ TEST(Eval, SingularCovariancesUseTheEpsOffset) {
 }  // namespace forgery
 
 #include "forgery/core/fs.h"
+#include "forgery/core/runtime.h"
 #include "forgery/eval/classifier.h"
 #include "forgery/eval/evaluate.h"
 #include "forgery/io/state_dict.h"
@@ -111,7 +112,7 @@ namespace fs = std::filesystem;
 class EvalPipeline : public ::testing::Test {
  protected:
   void SetUp() override {
-    at::set_num_threads(2);
+    configure_threads(2);  // as a run does (MKL builds: a thread count that holds)
     test::write_fake_mnist(tmp_ / "data", 400, 300);
   }
   fs::path classifier() {

@@ -10,6 +10,7 @@
 #include "forgery/core/background.h"
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
+#include "forgery/core/runtime.h"
 #include "forgery/core/precision.h"
 #include "forgery/core/stop.h"
 #include "forgery/eval/classifier.h"
@@ -31,7 +32,7 @@ using test::TempDir;
 class Train : public ::testing::Test {
  protected:
   void SetUp() override {
-    at::set_num_threads(2);
+    configure_threads(2);  // as a run does (MKL builds: a thread count that holds)
     clear_stop_request();
     test::write_fake_mnist(tmp_ / "data", n_images_, 20);
   }

@@ -70,9 +70,22 @@ void choose_algorithms(const c10::Device& device, bool deterministic) {
   else if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 }
 
+void keep_mkl_thread_count() {
+  if (std::getenv("MKL_DYNAMIC") != nullptr) return;  // the user's choice
+  using Fn = void (*)(int);
+  for (const char* name : {"MKL_Set_Dynamic", "mkl_set_dynamic"})
+    if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name))) {
+      fn(0);
+      return;
+    }
+  // Not exported: MKL reads the variable when it starts, if it has not started yet.
+  setenv("MKL_DYNAMIC", "FALSE", 0);
+}
+
 int configure_threads(int requested) {
   if (requested < 0) throw UsageError("threads: must be 0 (one per physical core) or a positive count");
   int n = requested > 0 ? requested : physical_cores();
+  keep_mkl_thread_count();
   at::set_num_threads(n);
   return n;
 }

@@ -13,6 +13,10 @@ int cuda_device_count();
 // Intra-op threads for LibTorch and OpenBLAS. 0 means one per physical core (LibTorch 1.13
 // would otherwise take half the hardware threads, 2.x all physical cores).
 int configure_threads(int requested);
+// On an MKL build of LibTorch (the PyTorch wheels): MKL's dynamic choice of thread counts off,
+// one of Intel's conditions for results that repeat run to run (with a fixed thread count).
+// A user's MKL_DYNAMIC wins; nothing where the BLAS is not MKL. configure_threads calls it.
+void keep_mkl_thread_count();
 
 // Deterministic algorithms only (cuDNN without autotuning, cuBLAS with a fixed workspace):
 // CUDA runs repeat and resume bit for bit. An operation without a deterministic

@@ -254,14 +254,14 @@ void Trainer::start_rank_streams() {
   seed_rank_streams(static_cast<uint64_t>(config_.get_int("seed")), rank_, global_step_);
 }
 
-void Trainer::restore_rank_state(const Checkpoint& ck) {
+bool Trainer::restore_rank_state(const Checkpoint& ck) {
   const int64_t saved_world = ck.has("world_size") ? ck.get_int("world_size") : 1;
   if (!group_) {
     if (saved_world > 1 && writer())
       std::fprintf(stderr, "forgery: %s was written by %lld ranks; one process continues the run (same data order "
                    "and schedule), not bit for bit as %lld ranks would\n", ck.path().c_str(), (long long)saved_world,
                    (long long)saved_world);
-    return;
+    return false;
   }
   shared_gen_ = at::make_generator<at::CPUGeneratorImpl>();
   at::Tensor shared = ck.has("shared_rng") ? ck.get_tensor("shared_rng") : ck.get("rng", "cpu").toTensor();
@@ -276,7 +276,7 @@ void Trainer::restore_rank_state(const Checkpoint& ck) {
                    "continue, each rank's own streams start anew (not bit for bit)\n", ck.path().c_str(),
                    (long long)saved_world, world_);
     seed_rank_streams(static_cast<uint64_t>(config_.get_int("seed")), rank_, global_step_);
-    return;
+    return false;
   }
   auto ranks = ck.dict().at("ranks").toList();
   if (static_cast<int64_t>(ranks.size()) != saved_world)
@@ -294,6 +294,14 @@ void Trainer::restore_rank_state(const Checkpoint& ck) {
       const std::string key = n.name + "/" + item.key();
       if (item.value().defined() && buffers.contains(key)) item.value().copy_(buffers.at(key).toTensor());
     }
+  // The rank's own sums of the epoch in progress: its part of the epoch's means, added up in
+  // the order of a run that was not stopped.
+  if (!in_epoch_ || !mine.contains("loss_sums")) return false;
+  auto own = mine.at("loss_sums").toGenericDict();
+  for (const auto& l : losses_)
+    if (!own.contains(l.name)) return false;
+  for (const auto& l : losses_) loss_sums_[l.name] = own.at(l.name).toTensor().to(device_);
+  return true;
 }
 
 namespace {
@@ -315,8 +323,13 @@ uint64_t hash_parameters(const std::vector<NetworkDecl>& networks) {
 }
 }  // namespace
 
-void Trainer::gather_rank_states() {
+void Trainer::gather_rank_states(bool mid_epoch) {
   auto d = make_dict();
+  if (mid_epoch) {
+    auto sums = make_dict();
+    for (const auto& [k, t] : loss_sums_) sums.insert(k, t.detach().cpu());
+    d.insert("loss_sums", sums);
+  }
   d.insert("rng", rng_dict());
   d.insert("recipe_state", recipe_state_dict(*recipe_));
   auto buffers = make_dict();
@@ -396,10 +409,10 @@ void Trainer::restore(const Checkpoint& ck) {
   std::map<std::string, at::Tensor> rng;
   for (const auto& [k, t] : ck.get_tensors("rng")) rng[k] = t;
   restore_rng_state(rng);
-  restore_rank_state(ck);
-  // A mid-epoch checkpoint holds the global sums (per-step means over all ranks): rank 0
-  // carries them on, scaled to this world's sum over ranks.
-  if (in_epoch_)
+  const bool own_sums = restore_rank_state(ck);
+  // Otherwise (another world size, or a checkpoint from before per-rank sums) the epoch's global
+  // sums (per-step means over all ranks) go on from rank 0, scaled to this world's sum over ranks.
+  if (in_epoch_ && !own_sums)
     for (auto& [_, t] : loss_sums_) {
       if (rank_ == 0) t.mul_(static_cast<double>(world_));
       else t.zero_();
@@ -1052,7 +1065,7 @@ std::optional<c10::impl::GenericDict> Trainer::checkpoint_dict() {
   // Collectives first, on every rank alike: the ranks' states and the epoch's global sums.
   std::map<std::string, at::Tensor> sums;
   const bool mid_epoch = in_epoch_ && batch_ > 0;
-  if (group_) gather_rank_states();
+  if (group_) gather_rank_states(mid_epoch);
   if (mid_epoch) sums = global_loss_sums();
   if (!writer()) return std::nullopt;
   auto d = make_dict();

@@ -121,10 +121,12 @@ class Trainer {
   at::Tensor shard(int64_t b, int64_t* global) const;
   bool writer() const { return rank_ == 0; }
   void start_rank_streams();
-  void restore_rank_state(const Checkpoint& ck);
-  // Every rank's random state, recipe state, buffers and parameter hash, gathered for rank 0's
-  // checkpoint (a collective: every rank calls it at the same point).
-  void gather_rank_states();
+  // Each rank's own state from a checkpoint of the same world size; true where that included
+  // the rank's own loss sums of the epoch in progress.
+  bool restore_rank_state(const Checkpoint& ck);
+  // Every rank's random state, recipe state, buffers, parameter hash and (mid-epoch) loss sums,
+  // gathered for rank 0's checkpoint (a collective: every rank calls it at the same point).
+  void gather_rank_states(bool mid_epoch);
   // Rank 0 marks `key` when its own work is done; the others wait for the mark.
   void sync_with_writer(const std::string& key);
   void leave_group();
