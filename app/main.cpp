@@ -42,6 +42,7 @@ std::string rank_prefix() {
 
 int main(int argc, char** argv) {
   forgery::configure_openmp_wait_policy(argv);
+  forgery::keep_mkl_thread_count();
   forgery::app::g_argv = argv;
   // Past a file size limit (ulimit -f) a write should fail with EFBIG, which the writers report
   // naming the file, rather than kill the process with SIGXFSZ.

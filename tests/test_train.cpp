@@ -233,6 +233,17 @@ TEST_F(Train, Bf16TrainsCloseToFp32KeepsFp32WeightsAndResumesExactly) {
   expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
 }
 
+TEST(Threads, AnMklBlasKeepsTheThreadCountItIsGiven) {
+  // Intel's conditions for MKL results that repeat run to run: a fixed thread count, and MKL's
+  // dynamic adjustment of it off (PyTorch's wheels do their CPU matrix products in MKL).
+  if (std::getenv("MKL_DYNAMIC")) GTEST_SKIP() << "MKL_DYNAMIC is set by the user, and wins";
+  configure_threads(2);
+  const std::string blas = blas_description();
+  if (blas.rfind("OpenBLAS", 0) == 0) GTEST_SKIP() << "the BLAS is " << blas << ": no dynamic thread counts";
+  if (blas.rfind("MKL", 0) != 0) GTEST_SKIP() << "the BLAS keeps its symbols to itself: " << blas;
+  EXPECT_EQ(blas, "MKL (dynamic threads off)");
+}
+
 TEST_F(Train, SameSeedSameRunOtherSeedOtherRun) {
   fs::path a = run("a", config(1)), b = run("b", config(1)), c = run("c", config(1, {"seed=1"}));
   expect_same(weights(a, "generator"), weights(b, "generator"));

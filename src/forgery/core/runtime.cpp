@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -71,15 +72,19 @@ void choose_algorithms(const c10::Device& device, bool deterministic) {
 }
 
 void keep_mkl_thread_count() {
-  if (std::getenv("MKL_DYNAMIC") != nullptr) return;  // the user's choice
+  // The first call decides whether the variable is the user's (main() calls this first).
+  static const bool users_choice = std::getenv("MKL_DYNAMIC") != nullptr;
+  if (users_choice) return;
   using Fn = void (*)(int);
   for (const char* name : {"MKL_Set_Dynamic", "mkl_set_dynamic"})
     if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name))) {
       fn(0);
       return;
     }
-  // Not exported: MKL reads the variable when it starts, if it has not started yet.
-  setenv("MKL_DYNAMIC", "FALSE", 0);
+  // Not exported: MKL reads the variable when it starts, if it has not started yet. Set once,
+  // on the first call (main(), before any other thread exists).
+  static std::once_flag once;
+  std::call_once(once, [] { setenv("MKL_DYNAMIC", "FALSE", 0); });
 }
 
 int configure_threads(int requested) {
@@ -100,6 +105,15 @@ const char* blas_threading() {
     case 2: return "openmp";
   }
   return "unknown";
+}
+
+std::string blas_description() {
+  if (dlsym(RTLD_DEFAULT, "openblas_get_parallel")) return std::string("OpenBLAS (") + blas_threading() + ")";
+  using Get = int (*)();
+  if (auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "MKL_Get_Dynamic")))
+    return std::string("MKL (dynamic threads ") + (get() ? "on" : "off") + ")";
+  const char* env = std::getenv("MKL_DYNAMIC");
+  return std::string("not identified (MKL_DYNAMIC=") + (env ? env : "unset") + ")";
 }
 
 void configure_openmp_wait_policy(char** argv) {

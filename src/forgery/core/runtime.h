@@ -15,7 +15,8 @@ int cuda_device_count();
 int configure_threads(int requested);
 // On an MKL build of LibTorch (the PyTorch wheels): MKL's dynamic choice of thread counts off,
 // one of Intel's conditions for results that repeat run to run (with a fixed thread count).
-// A user's MKL_DYNAMIC wins; nothing where the BLAS is not MKL. configure_threads calls it.
+// A user's MKL_DYNAMIC wins; nothing where the BLAS is not MKL. main() calls it first, before any
+// other thread exists (it may set the variable); configure_threads calls it again.
 void keep_mkl_thread_count();
 
 // Deterministic algorithms only (cuDNN without autotuning, cuBLAS with a fixed workspace):
@@ -39,5 +40,9 @@ int physical_cores();
 void configure_openmp_wait_policy(char** argv);
 // "openmp", "pthreads", "sequential" or "unknown": how the loaded OpenBLAS runs in parallel.
 const char* blas_threading();
+// The BLAS the process runs its CPU matrix products in, for machine.txt: "OpenBLAS (openmp)",
+// "MKL (dynamic threads off)", or "not identified (MKL_DYNAMIC=...)" where the library keeps
+// its symbols to itself.
+std::string blas_description();
 
 }  // namespace forgery

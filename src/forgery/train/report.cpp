@@ -16,6 +16,7 @@
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
+#include "forgery/core/runtime.h"
 #include "forgery/io/html.h"
 #include "forgery/models/registry.h"
 #include "forgery/train/options.h"
@@ -401,7 +402,8 @@ std::string describe_machine(const std::string& what, int threads, const std::st
   gethostname(host, sizeof host - 1);
   std::string s = now_text() + "  " + what + " on " + host + ": " + (cpu.empty() ? "unknown CPU" : cpu) + ", " +
                   std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " logical cores, " + std::to_string(threads) +
-                  " thread(s), device " + device + ", LibTorch " + libtorch_version + ", forgery " + FORGERY_VERSION;
+                  " thread(s), BLAS " + blas_description() + ", device " + device + ", LibTorch " + libtorch_version +
+                  ", forgery " + FORGERY_VERSION;
   return s;
 }
 
