@@ -23,6 +23,7 @@
 #include "forgery/train/checkpoint.h"
 #include "forgery/train/options.h"
 #include "forgery/train/recipe.h"
+#include "forgery/train/trainer.h"
 #include "forgery/train/translation.h"
 
 namespace forgery::app {
@@ -81,6 +82,14 @@ Translator load_translator(const TranslateArgs& a, std::string* direction) {
   if (ck) {
     load_module_state(*t.net, ck->network(t.network), "checkpoint " + ck->path().string() + " (network " + t.network + ")");
   } else {
+    // CycleGAN's two generators have the same keys and shapes: a file named for the other one
+    // loads without complaint and translates the wrong way.
+    for (const char* other : {"G_A", "G_B"})
+      if (t.network != other && (t.network == "G_A" || t.network == "G_B") && file_names_network(source, other))
+        std::fprintf(stderr, "forgery: warning: %s is named for %s, but --direction %s translates with %s (%s); "
+                     "give the %s file, or --direction %s\n", source.c_str(), other, direction->c_str(),
+                     t.network.c_str(), t.network == "G_A" ? "A to B" : "B to A", t.network.c_str(),
+                     *direction == "AtoB" ? "BtoA" : "AtoB");
     NamedTensors state = adapt_reference_state(*t.net, tensors_of(raw, source.string()));
     load_module_state(*t.net, state, "weights file " + source.string() + " (as " + t.network + " of preset " + a.preset +
                                          ", netG " + config.get_string("netG") + ")");

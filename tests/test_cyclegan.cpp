@@ -368,6 +368,17 @@ TEST_F(CycleGanRun, TranslatesBothWaysAndRefusesWhatItCannot) {
                   tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_png(tmp_ / "ref/testA_0.png").pixels, read_png(tmp_ / "AtoB/testA_0.png").pixels);
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  // The G_A file with --direction BtoA loads (same keys and shapes as G_B), with a warning.
+  r = run_forgery("translate '" + (tmp_ / "latest_net_G_A.pth").string() +
+                      "' --preset cyclegan-horse2zebra-128 --set ngf=2 --set crop_size=32 --set load_size=36 --input '" +
+                      (tmp_ / "h2z/testB").string() + "' --out '" + (tmp_ / "refBtoA").string() +
+                      "' --device cpu --direction BtoA",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("latest_net_G_A.pth is named for G_A, but --direction BtoA translates with G_B (B to A)"),
+            std::string::npos)
+      << r.err;
   // ... and a file of another architecture names the keys and shapes.
   r = run_forgery("translate '" + (tmp_ / "latest_net_G_A.pth").string() + "' --preset cyclegan-horse2zebra --input '" +
                       (tmp_ / "h2z/testA").string() + "' --out '" + (tmp_ / "other").string() + "' --device cpu",

@@ -457,6 +457,12 @@ std::pair<std::string, fs::path> split_init_from(const std::string& arg) {
   return {name, arg.substr(eq + 1)};
 }
 
+bool file_names_network(const fs::path& file, const std::string& net) {
+  const std::string stem = file.stem().string();
+  return stem == net || (stem.size() > net.size() && stem.compare(stem.size() - net.size(), net.size(), net) == 0 &&
+                         stem[stem.size() - net.size() - 1] == '_');
+}
+
 void Trainer::init_from(const std::vector<fs::path>& args) {
   auto is_network = [&](const std::string& name) {
     return std::any_of(networks_.begin(), networks_.end(), [&](const NetworkDecl& d) { return d.name == name; });
@@ -492,14 +498,9 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
       if (fits.empty()) return;
       NetworkDecl* pick = fits.size() == 1 ? fits[0] : nullptr;
       if (!pick) {
-        const std::string stem = file.stem().string();
         std::vector<NetworkDecl*> by_name;
-        for (NetworkDecl* n : fits) {
-          const std::string& nm = n->name;
-          if (stem == nm || (stem.size() > nm.size() && stem.compare(stem.size() - nm.size(), nm.size(), nm) == 0 &&
-                             stem[stem.size() - nm.size() - 1] == '_'))
-            by_name.push_back(n);
-        }
+        for (NetworkDecl* n : fits)
+          if (file_names_network(file, n->name)) by_name.push_back(n);
         if (by_name.size() == 1) pick = by_name[0];
       }
       if (!pick) {

@@ -33,6 +33,9 @@ class Checkpoint;
 // An --init-from argument: "NAME=FILE" (a network's name, letters, digits and '_') or "FILE"
 // (also where a file by the whole argument exists); {"", FILE} for the latter.
 std::pair<std::string, std::filesystem::path> split_init_from(const std::string& arg);
+// Whether a weights file's name names network `net`: its stem is the name or ends with "_" and
+// the name (G_B.pt, latest_net_G_B.pth).
+bool file_names_network(const std::filesystem::path& file, const std::string& net);
 
 class Trainer {
  public:
