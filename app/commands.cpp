@@ -507,6 +507,7 @@ int run_eval(const EvalArgs& a) {
                        a.source + " --single DIR, then compare them with forgery eval --real REAL_PNG_DIR --fake DIR "
                        "--features FILE.pt");
     data_dir = resolve_dataset_dir(config.get_string("dataset"), a.data.empty() ? config.get_string("data_dir") : a.data);
+    check_holds_dataset(config.get_string("dataset"), data_dir);
     // Real images through the same resizing as the samples (for models of another size than 28).
     real = ImageSet{a.features.empty() ? mnist_eval_images(data_dir, config.get_int("image_size"))
                                        : load_mnist_family(data_dir, false, torch::kCPU).images,

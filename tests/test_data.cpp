@@ -1,7 +1,10 @@
 #include <torch/torch.h>
 
 #include "forgery/core/error.h"
+#include "forgery/core/fs.h"
+#include "forgery/data/download.h"
 #include "forgery/data/idx.h"
+#include "forgery/features.h"
 #include "forgery/data/mnist.h"
 #include "forgery/data/tensor_dataset.h"
 #include "test_util.h"
@@ -162,6 +165,34 @@ TEST(RealMnist, SharedDatasetLoadsWhenPresent) {
   for (auto l : train.labels) ++hist[l];
   EXPECT_EQ(hist[1], 6742);  // the published class counts
   EXPECT_EQ(hist[5], 5421);
+}
+
+TEST(RealMnist, IsNotTakenForFashionMnist) {
+  // Same format, same file names: only the checksums tell the two datasets apart.
+  if (!has_mnist_files(test::shared_mnist()))
+    GTEST_SKIP() << "no MNIST in " << test::shared_mnist() << " (optional test)";
+  if (!FORGERY_HAVE_OPENSSL) GTEST_SKIP() << "this build has no md5 (OpenSSL)";
+  EXPECT_NO_THROW(check_holds_dataset("mnist", test::shared_mnist()));
+  try {
+    check_holds_dataset("fashion-mnist", test::shared_mnist());
+    ADD_FAILURE() << "MNIST's files taken for Fashion-MNIST's";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds mnist's files (train-labels-idx1-ubyte.gz has its checksum), not "
+                                         "fashion-mnist's: set dataset=mnist"),
+              std::string::npos)
+        << e.what();
+  }
+  // A folder of other files (the tests' own small MNIST) is not judged.
+  TempDir tmp;
+  test::write_fake_mnist(tmp.path(), 30, 5);
+  EXPECT_NO_THROW(check_holds_dataset("fashion-mnist", tmp.path()));
+  // Training says so before anything is written.
+  auto r = test::run_forgery("train gan-mnist --set dataset=fashion-mnist --data '" + test::shared_mnist().string() +
+                                 "' --out '" + (tmp / "run").string() + "' --epochs 1",
+                             tmp.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("set dataset=mnist"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "run"));
 }
 
 }  // namespace

@@ -27,6 +27,11 @@ struct DownloadOptions {
 };
 
 bool download_supported();
+// Where `dir` holds another known dataset's files than `dataset` names (MNIST's and
+// Fashion-MNIST's have the same format and names: only their checksums tell them apart),
+// UsageError naming the file and both datasets. Checks the small label files only; nothing
+// where a file is absent, uncompressed or not any known dataset's, or without md5 support.
+void check_holds_dataset(const std::string& dataset, const std::filesystem::path& dir);
 std::string md5_file(const std::filesystem::path& path);
 // Fetches every file of the dataset missing (or wrong) in `dir`; returns the number fetched.
 int download_dataset(const std::string& name, const std::filesystem::path& dir,

@@ -11,6 +11,7 @@
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/progress.h"
+#include "forgery/data/download.h"
 #include "forgery/data/image_data.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/eval/classifier.h"
@@ -79,6 +80,7 @@ class GanRecipe : public Recipe {
       data = load_image_folder(dir, o, device_);
     } else {
       dir = resolve_dataset_dir(dataset, config_.get_string("data_dir"));
+      check_holds_dataset(dataset, dir);
       data = load_mnist_images(dir, /*train=*/true, o, device_);
     }
     if (classes > 0 && static_cast<int64_t>(data.classes.size()) != classes) {
