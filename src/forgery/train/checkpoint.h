@@ -10,7 +10,12 @@
 //   recipe_state {KEY: value}                   (fixed noise, class names, image pools)
 //   best_metric, best_value, best_epoch
 //   epoch_state {permutation, sums {LOSS: tensor}, counts {LOSS: int}, images, seconds}
-//                                               (only when stopped inside an epoch)
+//                                               (only when stopped inside an epoch; the sums are
+//                                               the per-step means averaged over the ranks)
+//   world_size                                  (the number of ranks that wrote it; 1 alone)
+//   ranks [ {rng, recipe_state, buffers, param_hash, loss_sums (inside an epoch)} ] and
+//   shared_rng                                  (data-parallel runs: each rank's own state, and the
+//                                               stream all ranks share: data order and noise)
 // Format 1 (the GAN trainer before it) is read and upgraded to format 2 on reading.
 #include <ATen/core/ivalue.h>
 
