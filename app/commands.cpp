@@ -218,6 +218,10 @@ int run_train(const TrainArgs& a) {
 int run_resume(const ResumeArgs& a) {
   std::error_code ec;
   if (!fs::is_directory(a.run_dir, ec)) throw Error("run folder " + a.run_dir + " does not exist or is not a folder");
+  // In use first: a run still before its first checkpoint has none to resume, but the advice
+  // for a folder without one (train again, --force) is wrong while a process trains in it.
+  const dist::WorldSpec spec = dist::read_world(a.dist_init);
+  if (spec.rank == 0) check_run_folder_free(a.run_dir);
   Checkpoint ck = Checkpoint::read(Checkpoint::locate(a.run_dir));
   if (a.epochs > 0 && a.epochs < ck.get_int("epoch"))
     throw UsageError("resume --epochs " + std::to_string(a.epochs) + ": the run has already done " +
@@ -254,8 +258,6 @@ int run_resume(const ResumeArgs& a) {
     if (saved.has(key) && config.get_int(key) != saved.get_int(key) && !dist::is_worker())
       std::printf("resume: %s %lld -> %lld: the learning-rate schedule changes from the next epoch on\n", key,
                   (long long)saved.get_int(key), (long long)config.get_int(key));
-  const dist::WorldSpec spec = dist::read_world(a.dist_init);
-  if (spec.rank == 0) check_run_folder_free(a.run_dir);
   if (int code = maybe_launch(a.nproc, spec, config); code >= 0) return code;
   World world = join_world(a.nproc, spec, config);
   std::unique_ptr<RunFolderLock> lock;

@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
   r->add_option("--dist-init", resume.dist_init, "data-parallel rendezvous: env (the default) or file:PATH");
   r->add_option("--set", resume.sets,
                 "change an option that leaves the training's numbers alone: key=value (repeatable; progress, "
-                "async_writes, cuda_graphs, checkpoint_every, dist_timeout, dist_backend)")
+                "async_writes, cuda_graphs, checkpoint_every, dist_timeout, dist_backend; and n_epochs, "
+                "n_epochs_decay to lengthen a linear schedule)")
       ->allow_extra_args(false);
 
   SampleArgs sample;

@@ -155,6 +155,12 @@ TEST_F(Cli, ARunFolderInUseIsRefused) {
   }
   r = run_forgery("resume '" + run + "' --epochs 2 --set progress=off", tmp_.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // A run still before its first checkpoint: in use, not "nothing to resume".
+  fs::create_directories(tmp_ / "young");
+  RunFolderLock held(tmp_ / "young");
+  r = run_forgery("resume '" + (tmp_ / "young").string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is in use"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, ResumeCanLengthenALinearScheduleAndNamesUnknownOptions) {
