@@ -95,6 +95,14 @@ def main():
         (f"data combine {pairs}/train {work}/nowhere {work}/c", "combine with a missing folder"),
         (f"data combine {pairs}/train {pairs}/val {pairs}/train", "combine into one of its inputs"),
         ("train", "train without a preset"),
+    ]
+    # With the published MNIST beside the project (../shared/datasets): its files taken for
+    # Fashion-MNIST's (same names and format).
+    shared_mnist = os.path.join(os.path.dirname(ROOT), "shared", "datasets", "mnist")
+    if os.path.exists(os.path.join(shared_mnist, "train-labels-idx1-ubyte.gz")):
+        cases.append((f"train gan-mnist --set dataset=fashion-mnist --data {shared_mnist}",
+                      "MNIST's published files as Fashion-MNIST"))
+    cases += [
         ("frobnicate", "an unknown command"),
     ]
     rows, failures = [], []
@@ -104,9 +112,9 @@ def main():
         first = msg[0] if msg else ""
         if p.returncode not in (1, 2) or not first:
             failures.append(f"{args}: status {p.returncode}, message {first!r}")
-        shown = first.replace(work, "W").replace("|", "\\|")
+        shown = first.replace(work, "W").replace(os.path.dirname(ROOT), "..").replace("|", "\\|")
         shown = re.sub(r"^forgery: error: ", "", shown)
-        rows.append(f"| {what} | `{args.replace(work, 'W')}` | {p.returncode} | {shown} |")
+        rows.append(f"| {what} | `{args.replace(work, 'W').replace(os.path.dirname(ROOT), '..')}` | {p.returncode} | {shown} |")
     table = ("| what | command (W: a scratch folder) | exit | message (first line) |\n|---|---|---|---|\n" +
              "\n".join(rows) + "\n")
     with open(DOC) as f:
