@@ -31,7 +31,8 @@ from runs import add_seed_arguments, finished, save_result  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORGERY = os.path.join(ROOT, "build", "forgery")
-METRICS = ("AtoB_target_share", "BtoA_target_share", "AtoB_kid", "BtoA_kid", "cycle_A_l1", "cycle_B_l1", "kid")
+METRICS = ("AtoB_target_share", "BtoA_target_share", "AtoB_kid", "BtoA_kid", "AtoB_fid", "BtoA_fid", "cycle_A_l1",
+           "cycle_B_l1", "kid")
 
 
 def paths(work, seed):
@@ -134,20 +135,22 @@ def summarize(args, work):
         for prog, f in zip(("forgery", "python"), files):
             with open(f) as fh:
                 metrics = json.load(fh)["metrics"]
-            rows[seed][prog] = {m: metrics[m] for m in METRICS}
+            # FID only where the test sets hold more images than the features have dimensions.
+            rows[seed][prog] = {m: metrics[m] for m in METRICS if m in metrics}
+    shown = [m for m in METRICS if rows and all(m in r[p] for r in rows.values() for p in ("forgery", "python"))]
     summary = {prog: {m: {"median": statistics.median(r[prog][m] for r in rows.values()),
-                          "all": [r[prog][m] for r in rows.values()]} for m in METRICS} if rows else {}
+                          "all": [r[prog][m] for r in rows.values()]} for m in shown} if rows else {}
                for prog in ("forgery", "python")}
     out = {"size": 128, "epochs": args.epochs, "seeds": sorted(rows), "per_seed": rows, "summary": summary}
     save_result(f"cyclegan_quality-s128-e{args.epochs}.json", out)
     print(f"\nhorse2zebra test sets, 128x128, {args.epochs} epochs, seeds {sorted(rows)} (median, then each seed)")
-    print("\n| program | " + " | ".join(METRICS) + " |")
-    print("|---|" + "---|" * len(METRICS))
+    print("\n| program | " + " | ".join(shown) + " |")
+    print("|---|" + "---|" * len(shown))
     for prog in ("forgery", "python"):
         if summary[prog]:
             print(f"| {prog} | " + " | ".join(
                 f"{summary[prog][m]['median']:.4g} (" + ", ".join(f"{v:.4g}" for v in summary[prog][m]["all"]) + ")"
-                for m in METRICS) + " |")
+                for m in shown) + " |")
 
 
 def main():
