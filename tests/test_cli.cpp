@@ -23,6 +23,13 @@ class Cli : public ::testing::Test {
  protected:
   void SetUp() override { test::write_fake_mnist(tmp_ / "data", 600, 20); }
   std::string data() const { return "--data '" + (tmp_ / "data").string() + "'"; }
+  // Runs forgery in the test's folder; it must exit with `code` and a message holding `says`.
+  test::CommandResult expect_refused(const std::string& args, int code, const std::string& says) {
+    auto r = run_forgery(args, tmp_.path());
+    EXPECT_EQ(r.exit_code, code) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << args << "\n" << r.err;
+    return r;
+  }
   TempDir tmp_;
 };
 
@@ -42,21 +49,12 @@ TEST_F(Cli, UsageErrorsExitTwoAndNameTheProblem) {
   auto r = run_forgery("train gan-mnst " + data(), tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown preset 'gan-mnst'"), std::string::npos) << r.err;
-  r = run_forgery("train gan-mnist --set batchsize=3 " + data(), tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("'batchsize'"), std::string::npos) << r.err;
-  r = run_forgery("frobnicate", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("unknown command 'frobnicate'; the commands are train, resume"), std::string::npos) << r.err;
-  r = run_forgery("train gan-mnist --epochs -3 " + data(), tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--epochs: expected a whole number of at least 1, got '-3'"), std::string::npos) << r.err;
-  r = run_forgery("resume run --threads 1.5", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--threads: expected a whole number of at least 0, got '1.5'"), std::string::npos) << r.err;
-  r = run_forgery("train gan-mnist --set epochs=many " + data(), tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("integer"), std::string::npos) << r.err;
+  r = expect_refused("train gan-mnist --set batchsize=3 " + data(), 2, "'batchsize'");
+  r = expect_refused("frobnicate", 2, "unknown command 'frobnicate'; the commands are train, resume");
+  r = expect_refused("train gan-mnist --epochs -3 " + data(),
+                     2, "--epochs: expected a whole number of at least 1, got '-3'");
+  r = expect_refused("resume run --threads 1.5", 2, "--threads: expected a whole number of at least 0, got '1.5'");
+  r = expect_refused("train gan-mnist --set epochs=many " + data(), 2, "integer");
   r = run_forgery("train gan-mnist --device cuda:3 " + data(), tmp_.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("cuda:3"), std::string::npos) << r.err;
@@ -79,13 +77,11 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(tmp_ / "taken" / "keep.txt"));
   std::ofstream(tmp_ / "afile") << "x";
-  r = run_forgery("train gan-mnist --epochs 1 " + data() + " --out '" + (tmp_ / "afile" / "run").string() + "'", tmp_.path());
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("not a folder"), std::string::npos) << r.err;
+  r = expect_refused("train gan-mnist --epochs 1 " + data() + " --out '" + (tmp_ / "afile" / "run").string() + "'",
+                     1, "not a folder");
   // --force replaces a run, never a folder holding anything else.
-  r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --force --out '" + (tmp_ / "taken").string() + "'", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--force replaces only a run folder"), std::string::npos) << r.err;
+  r = expect_refused("train gan-mnist --epochs 1 --set progress=off " + data() + " --force --out '" + (tmp_ / "taken").string() + "'",
+                     2, "--force replaces only a run folder");
   EXPECT_NE(r.err.find("'keep.txt'"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(tmp_ / "taken" / "keep.txt"), "precious");
   const std::string run = (tmp_ / "run").string();
@@ -95,9 +91,8 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   // Anything of the user's inside the run's own folders is looked for too.
   fs::create_directories(tmp_ / "run" / "checkpoints" / "mine");
   std::ofstream(tmp_ / "run" / "checkpoints" / "mine" / "note.txt") << "precious";
-  r = run_forgery("train gan-mnist --epochs 1 " + data() + " --force --out '" + run + "'", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("holds 'checkpoints/mine'"), std::string::npos) << r.err;
+  r = expect_refused("train gan-mnist --epochs 1 " + data() + " --force --out '" + run + "'",
+                     2, "holds 'checkpoints/mine'");
   fs::remove_all(tmp_ / "run" / "checkpoints" / "mine");
   r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set seed=2 " + data() + " --force --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -158,9 +153,7 @@ TEST_F(Cli, ARunFolderInUseIsRefused) {
   // A run still before its first checkpoint: in use, not "nothing to resume".
   fs::create_directories(tmp_ / "young");
   RunFolderLock held(tmp_ / "young");
-  r = run_forgery("resume '" + (tmp_ / "young").string() + "'", tmp_.path());
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("is in use"), std::string::npos) << r.err;
+  r = expect_refused("resume '" + (tmp_ / "young").string() + "'", 1, "is in use");
 }
 
 TEST_F(Cli, ResumeCanLengthenALinearScheduleAndNamesUnknownOptions) {
@@ -168,15 +161,10 @@ TEST_F(Cli, ResumeCanLengthenALinearScheduleAndNamesUnknownOptions) {
   auto r = run_forgery("train gan-mnist --epochs 2 --set progress=off --set lr_policy=linear --set n_epochs=1 "
                        "--set n_epochs_decay=1 " + data() + " --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run_forgery("resume '" + run + "' --epochs 3", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("raise n_epochs or n_epochs_decay (--set n_epochs=N, also when resuming)"), std::string::npos) << r.err;
-  r = run_forgery("resume '" + run + "' --set frobs=1", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("resume --set frobs: unknown option"), std::string::npos) << r.err;
-  r = run_forgery("resume '" + run + "' --set lr_g=1", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("keeps the options it was started with"), std::string::npos) << r.err;
+  r = expect_refused("resume '" + run + "' --epochs 3",
+                     2, "raise n_epochs or n_epochs_decay (--set n_epochs=N, also when resuming)");
+  r = expect_refused("resume '" + run + "' --set frobs=1", 2, "resume --set frobs: unknown option");
+  r = expect_refused("resume '" + run + "' --set lr_g=1", 2, "keeps the options it was started with");
   r = run_forgery("resume '" + run + "' --epochs 3 --set n_epochs_decay=2 --set progress=off", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("n_epochs_decay 1 -> 2: the learning-rate schedule changes"), std::string::npos) << r.out;
@@ -187,9 +175,8 @@ TEST_F(Cli, SampleChecksItsOutputsBeforeWritingAny) {
   const std::string run = (tmp_ / "run").string();
   auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run_forgery("sample '" + run + "' --n 4 --out '" + (tmp_ / "grid.jpg").string() + "'", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("the grid is written as PNG; give a .png name"), std::string::npos) << r.err;
+  r = expect_refused("sample '" + run + "' --n 4 --out '" + (tmp_ / "grid.jpg").string() + "'",
+                     2, "the grid is written as PNG; give a .png name");
   const std::string single = (tmp_ / "single").string();
   r = run_forgery("sample '" + run + "' --n 4 --single '" + single + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -204,12 +191,9 @@ TEST_F(Cli, ParseErrorsSayWhereTheOptionsAre) {
   auto r = run_forgery("train", tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("forgery: error: preset_or_config is required (forgery train --help)"), std::string::npos) << r.err;
-  r = run_forgery("data combine a", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("forgery: error: b_dir is required (forgery data combine --help)"), std::string::npos) << r.err;
-  r = run_forgery("train gan-mnist --set loss=vanilla " + data(), tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("option loss 'vanilla': the GAN family supports bce and lsgan"), std::string::npos) << r.err;
+  r = expect_refused("data combine a", 2, "forgery: error: b_dir is required (forgery data combine --help)");
+  r = expect_refused("train gan-mnist --set loss=vanilla " + data(),
+                     2, "option loss 'vanilla': the GAN family supports bce and lsgan");
 }
 
 TEST_F(Cli, TrainSampleResume) {
@@ -259,20 +243,15 @@ TEST_F(Cli, TrainSampleResume) {
   EXPECT_EQ(read_idx(tmp_ / "new/idx/s.idx", 3).dims, (std::vector<int64_t>{16, 28, 28}));
   // A folder that cannot be created is named.
   test::write_bytes(tmp_ / "plainfile", std::vector<uint8_t>{1});
-  r = run_forgery("sample '" + run + "' --n 4 --out plainfile/grid.png", tmp_.path());
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("sample --out plainfile/grid.png: cannot create folder plainfile"), std::string::npos) << r.err;
+  r = expect_refused("sample '" + run + "' --n 4 --out plainfile/grid.png",
+                     1, "sample --out plainfile/grid.png: cannot create folder plainfile");
   // A resumed run keeps what it computes; only how it runs may change.
-  r = run_forgery("resume '" + run + "' --epochs 2 --set seed=3", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("resume --set seed: a resumed run keeps the options it was started with"), std::string::npos)
-      << r.err;
-  r = run_forgery("resume '" + run + "' --epochs 2 --set cuda_graphs=on", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("option cuda_graphs on: the device is the CPU"), std::string::npos) << r.err;
-  r = run_forgery("resume '" + run + "' --epochs 2 --set cuda_graphs=sometimes", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("option cuda_graphs 'sometimes': expected auto, on or off"), std::string::npos) << r.err;
+  r = expect_refused("resume '" + run + "' --epochs 2 --set seed=3",
+                     2, "resume --set seed: a resumed run keeps the options it was started with");
+  r = expect_refused("resume '" + run + "' --epochs 2 --set cuda_graphs=on",
+                     2, "option cuda_graphs on: the device is the CPU");
+  r = expect_refused("resume '" + run + "' --epochs 2 --set cuda_graphs=sometimes",
+                     2, "option cuda_graphs 'sometimes': expected auto, on or off");
   r = run_forgery("resume '" + run + "' --epochs 2 --set async_writes=false", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 2/2"), std::string::npos) << r.out;
@@ -355,17 +334,14 @@ TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {
   EXPECT_EQ(all.width, 5 * 16 + 6 * 2);
   EXPECT_EQ(all.height, 2 * 16 + 3 * 2);
   EXPECT_EQ(all.channels, 3);
-  r = run_forgery("sample '" + run + "' --label 2 --out x.png", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("between 0 and 1, a class name (circles, squares)"), std::string::npos) << r.err;
+  r = expect_refused("sample '" + run + "' --label 2 --out x.png",
+                     2, "between 0 and 1, a class name (circles, squares)");
   r = run_forgery("sample '" + run + "' --label all --n 4 --out x.png", tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
   // An unconditional model has no labels.
   r = run_forgery("train gan-mnist --epochs 1 --set width=8 --set progress=off " + data() + " --out u", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run_forgery("sample u --label 3 --out x.png", tmp_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("not conditional"), std::string::npos) << r.err;
+  r = expect_refused("sample u --label 3 --out x.png", 2, "not conditional");
   // A folder with a single class cannot train a conditional model.
   fs::create_directories(tmp_ / "single" / "only");
   fs::copy_file(tmp_ / "folder" / "circles" / "img1.png", tmp_ / "single" / "only" / "a.png");
@@ -381,9 +357,7 @@ TEST_F(Cli, CorruptCheckpointIsNamedOnResumeAndSample) {
   auto r = run_forgery("resume '" + (tmp_ / "run").string() + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("last.pt"), std::string::npos) << r.err;
-  r = run_forgery("sample '" + (tmp_ / "run").string() + "' --out x.png", tmp_.path());
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("last.pt"), std::string::npos) << r.err;
+  r = expect_refused("sample '" + (tmp_ / "run").string() + "' --out x.png", 1, "last.pt");
   r = run_forgery("resume '" + (tmp_ / "nothing").string() + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 1);
 }
