@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "generator_weights.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -306,6 +307,17 @@ int64_t parse_class_label(const std::string& text, const Checkpoint& ck, int64_t
 }
 }  // namespace
 
+NamedTensors generator_weights(const Checkpoint& ck, const std::string& network, bool no_ema, const char* command,
+                               bool* used_average) {
+  bool average = false;
+  NamedTensors w = ck.generator(network, !no_ema, &average);
+  if (average)
+    std::fprintf(stderr, "forgery: %s: the moving average of %s's weights (ema_kimg; --no-ema: its trained weights)\n",
+                 command, network.c_str());
+  if (used_average) *used_average = average;
+  return w;
+}
+
 int run_sample(const SampleArgs& a) {
   fs::path source = a.source;
   Checkpoint ck = Checkpoint::read(Checkpoint::locate(source));
@@ -316,7 +328,8 @@ int run_sample(const SampleArgs& a) {
                      " translates images rather than generating them from noise; use forgery translate");
   configure_threads(static_cast<int>(config.get_int("threads")));
   GanNetworks nets = info.make_gan(config);
-  load_module_state(*nets.generator, ck.network("generator"), "checkpoint " + ck.path().string());
+  load_module_state(*nets.generator, generator_weights(ck, "generator", a.no_ema, "sample"),
+                    "checkpoint " + ck.path().string());
   auto device = select_device(a.device);
   nets.generator->to(device);
   nets.generator->eval();
@@ -445,14 +458,20 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
   }
   auto recipe = find_recipe(find_model(config.get_string("model")).recipe).make(config, c10::Device(c10::kCPU));
   recipe->build();
-  for (const auto& n : recipe->networks())
-    load_module_state(*n.module, ck.network(n.name), "checkpoint " + ck.path().string() + " (network " + n.name + ")");
+  const auto generators = recipe->generators();
+  bool average = false;
+  for (const auto& n : recipe->networks()) {
+    const bool makes_images = std::find(generators.begin(), generators.end(), n.name) != generators.end();
+    load_module_state(*n.module, makes_images ? generator_weights(ck, n.name, a.no_ema, "eval", &average) : ck.network(n.name),
+                      "checkpoint " + ck.path().string() + " (network " + n.name + ")");
+  }
   recipe->load_data();
   std::optional<Evaluation> ev = recipe->evaluate(ck.get_int("epoch"));
   if (!ev) throw Error("eval: the data in " + config.get_string("data_dir") + " has no held-out images to measure on");
   nlohmann::ordered_json j;
   j["checkpoint"] = ck.path().string();
   j["epoch"] = ck.get_int("epoch");
+  j["weights"] = average ? "ema" : "trained";
   std::printf("%-24s %s\n", "metric", "value");
   for (const auto& [k, v] : ev->metrics) {
     const double x = std::holds_alternative<double>(v) ? std::get<double>(v)
@@ -502,7 +521,9 @@ int run_eval(const EvalArgs& a) {
     const ModelInfo& info = find_model(config.get_string("model"));
     if (!info.make_gan) return eval_with_recipe(a, ck, t0);
     GanNetworks nets = info.make_gan(config);
-    load_module_state(*nets.generator, ck.network("generator"), "checkpoint " + file.string());
+    bool average = false;
+    load_module_state(*nets.generator, generator_weights(ck, "generator", a.no_ema, "eval", &average),
+                      "checkpoint " + file.string());
     nets.generator->eval();
     if (config.get_string("dataset") == "folder")
       throw UsageError("eval " + a.source + ": this run was trained on an image folder; write samples with forgery sample " +
@@ -525,6 +546,7 @@ int run_eval(const EvalArgs& a) {
     report = a.out.empty() ? run_dir / "eval" / (file.stem().string() + ".json") : fs::path(a.out);
     j["checkpoint"] = file.string();
     j["epoch"] = ck.get_int("epoch");
+    j["weights"] = average ? "ema" : "trained";
     j["n"] = a.n;
   }
   std::unique_ptr<FeatureExtractor> extractor;
@@ -574,6 +596,11 @@ int run_export(const ExportArgs& a) {
     const std::string name = e.key().toStringRef();
     states.emplace_back(name, ck.network(name));
   }
+  if (ck.has("ema"))
+    for (const auto& e : ck.get_dict("ema")) {
+      const std::string name = e.key().toStringRef();
+      states.emplace_back(name + "_ema", ck.get_tensors("ema", name));
+    }
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) throw Error("export --out " + out.string() + ": cannot create the folder: " + ec.message());

@@ -21,7 +21,7 @@ struct ResumeArgs {
 struct SampleArgs {
   std::string source, out, single_dir, idx, device = "cpu", label;
   int64_t n = 64, seed = 0, nrow = 0;
-  bool n_given = false;
+  bool n_given = false, no_ema = false;
 };
 struct DownloadArgs {
   std::string dataset, dir;
@@ -31,6 +31,7 @@ struct DownloadArgs {
 struct EvalArgs {
   std::string source, real, fake, data, classifier, features, out, metrics;
   int64_t n = 10000, seed = 0;
+  bool no_ema = false;
 };
 struct ClassifierArgs {
   std::string data, out;
@@ -41,7 +42,7 @@ struct TranslateArgs {
   std::string model, input, out, preset, direction, device = "auto";
   std::vector<std::string> sets;
   int64_t seed = 0;
-  bool eval = false, paired = false;
+  bool eval = false, paired = false, no_ema = false;
 };
 struct ExportArgs {
   std::string source, format = "safetensors", out;

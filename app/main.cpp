@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
   s->add_option("--single", sample.single_dir, "also write each image to this folder");
   s->add_option("--idx", sample.idx, "also write all images as one IDX file (MNIST format, 8-bit grey)");
   s->add_option("--device", sample.device, "cpu, cuda, cuda:N");
+  s->add_flag("--no-ema", sample.no_ema,
+              "a run with ema_kimg: the generator's trained weights rather than their moving average");
   s->add_option("--label", sample.label,
                 "conditional models: the class to generate (number or class name), or 'all' for a grid with one "
                 "row of --nrow images per class");
@@ -136,6 +138,8 @@ int main(int argc, char** argv) {
                "L1/PSNR/SSIM against the targets (metrics.json)");
   tr->add_option("--seed", translate.seed, "seed of the dropout masks");
   tr->add_option("--device", translate.device, "auto, cpu, cuda, cuda:N");
+  tr->add_flag("--no-ema", translate.no_ema,
+               "a run with ema_kimg: the generator's trained weights rather than their moving average");
 
   DownloadArgs download;
   auto* d = app.add_subcommand("data", "Datasets");
@@ -164,6 +168,9 @@ int main(int argc, char** argv) {
   e->add_option("--seed", eval.seed, "noise and subset seed");
   e->add_option("--classifier", eval.classifier, "feature classifier (default: trained once and cached)");
   e->add_option("--out", eval.out, "report file (default RUN_DIR/eval/CHECKPOINT.json)");
+  e->add_flag("--no-ema", eval.no_ema,
+              "a run with ema_kimg: measure the generator's trained weights rather than their moving average "
+              "(the report's \"weights\" says which)");
   ClassifierArgs classifier;
   auto* tc = e->add_subcommand("train-classifier", "Train the MNIST-family classifier used for features");
   tc->add_option("--data", classifier.data, "MNIST-format folder (default: the cache, downloaded when missing)");

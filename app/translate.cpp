@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "generator_weights.h"
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
 #include "forgery/core/runtime.h"
@@ -80,7 +81,8 @@ Translator load_translator(const TranslateArgs& a, std::string* direction) {
     throw UsageError("translate --direction '" + *direction + "': AtoB or BtoA (A and B as the data folders name them)");
   Translator t = recipe.translator(config, *direction);
   if (ck) {
-    load_module_state(*t.net, ck->network(t.network), "checkpoint " + ck->path().string() + " (network " + t.network + ")");
+    load_module_state(*t.net, generator_weights(*ck, t.network, a.no_ema, "translate"),
+                      "checkpoint " + ck->path().string() + " (network " + t.network + ")");
   } else {
     // CycleGAN's two generators have the same keys and shapes: a file named for the other one
     // loads without complaint and translates the wrong way.

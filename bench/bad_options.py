@@ -67,6 +67,8 @@ def main():
         (f"train gan-mnist --data {mnist} --dist-init file:{work}/rdzv", "--dist-init without RANK and WORLD_SIZE"),
         (f"train gan-mnist --data {mnist} --device cpu --set cuda_graphs=on", "CUDA graphs asked for on the CPU"),
         ("train gan-mnist --set memory_format=nhwc", "an unknown memory format"),
+        ("train gan-mnist --set ema_kimg=-10", "a negative half-life for the moving average"),
+        ("train gan-mnist --set ema_rampup=0.05", "a ramp-up without a moving average"),
         (f"train {work}/missing.toml", "a config file that does not exist"),
         ("resume /nonexistent/run", "resume of a folder that does not exist"),
         (f"resume {mnist}", "resume of a folder with no checkpoint"),

@@ -187,6 +187,32 @@ TEST_F(Cli, SampleChecksItsOutputsBeforeWritingAny) {
   EXPECT_FALSE(fs::exists(tmp_ / "grid.png")) << "the grid was written before the refusal";
 }
 
+TEST_F(Cli, SampleAndExportUseTheAverageOfARunThatKeptOne) {
+  const std::string with = (tmp_ / "with").string(), plain = (tmp_ / "plain").string();
+  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set ema_kimg=1 " + data() + " --out '" + with + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + plain + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto grid = [&](const std::string& run, const std::string& name, const std::string& extra) {
+    auto s = run_forgery("sample '" + run + "' --n 8 --out '" + (tmp_ / name).string() + "'" + extra, tmp_.path());
+    EXPECT_EQ(s.exit_code, 0) << s.err;
+    return s;
+  };
+  r = grid(with, "average.png", "");
+  EXPECT_NE(r.err.find("the moving average of generator's weights"), std::string::npos) << r.err;
+  r = grid(with, "trained.png", " --no-ema");
+  EXPECT_EQ(r.err.find("moving average"), std::string::npos) << r.err;
+  grid(plain, "plain.png", "");
+  // The average changes no training: --no-ema samples the weights of the run without one.
+  EXPECT_EQ(read_png(tmp_ / "trained.png").pixels, read_png(tmp_ / "plain.png").pixels);
+  EXPECT_NE(read_png(tmp_ / "average.png").pixels, read_png(tmp_ / "trained.png").pixels);
+  r = run_forgery("export '" + with + "' --out '" + (tmp_ / "exported").string() + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(tmp_ / "exported/generator_ema.safetensors"));
+  EXPECT_TRUE(fs::exists(tmp_ / "exported/generator.safetensors"));
+}
+
 TEST_F(Cli, ParseErrorsSayWhereTheOptionsAre) {
   auto r = run_forgery("train", tmp_.path());
   EXPECT_EQ(r.exit_code, 2);

@@ -336,16 +336,18 @@ TEST_F(CudaRun, DeterministicRunsResumeBitForBit) {
 }
 
 // The trainer's graphed run (cuda_graphs on: both batch shapes captured in epoch 3 and replayed
-// in epoch 4) against the same run stepped eagerly: the same weights and losses, bit for bit.
+// in epoch 4) against the same run stepped eagerly: the same weights and losses, bit for bit;
+// also the generator's moving average (updated after each replay, outside the graph).
 TEST_F(CudaRun, GraphedRunsGiveTheEagerRunsWeights) {
   if (!cuda_step_built()) GTEST_SKIP() << "this build has no CUDA graphs (see the configure output)";
   for (const std::string preset : {"gan-mnist", "dcgan-mnist"}) {
-    auto g = run_forgery(gan(preset, preset + "-graphs", 4) + " --set cuda_graphs=on", tmp_.path());
+    const std::string ema = " --set ema_kimg=0.5 --set ema_rampup=0.5";
+    auto g = run_forgery(gan(preset, preset + "-graphs", 4) + ema + " --set cuda_graphs=on", tmp_.path());
     ASSERT_EQ(g.exit_code, 0) << g.err;
     EXPECT_NE(g.out.find("CUDA graphs: 2 captured"), std::string::npos) << g.out;
-    auto e = run_forgery(gan(preset, preset + "-eager", 4) + " --set cuda_graphs=off", tmp_.path());
+    auto e = run_forgery(gan(preset, preset + "-eager", 4) + ema + " --set cuda_graphs=off", tmp_.path());
     ASSERT_EQ(e.exit_code, 0) << e.err;
-    for (const char* net : {"generator", "discriminator"})
+    for (const char* net : {"generator", "discriminator", "generator_ema"})
       EXPECT_TRUE(same(weights(tmp_ / (preset + "-graphs"), net), weights(tmp_ / (preset + "-eager"), net)))
           << preset << " " << net;
     // The losses as the metrics record them (the same sums, read once per epoch).
@@ -442,7 +444,7 @@ TEST_F(CudaSyncFree, TheGuardStopsAHostWaitAndOnlyWhileOn) {
 }
 
 TEST_F(CudaSyncFree, GanMnistStepsGraphedAndEager) {
-  expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=on");
+  expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=on ema_kimg=10 ema_rampup=0.05");
   expect_no_waits("gan-mnist", mnist() + " batch_size=64 cuda_graphs=off");
 }
 

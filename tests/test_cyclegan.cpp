@@ -317,8 +317,10 @@ TEST_F(CycleGanRun, InitFromGoesToTheNetworkTheFileNames) {
 }
 
 TEST_F(CycleGanRun, StopMidEpochResumesExactlyWithPoolsCropsAndFlips) {
-  fs::path straight = run("straight", config(3));
-  fs::path dir = run("stopped", config(3), [](int64_t step) { if (step == 6) request_stop(SIGINT); }, 128 + SIGINT);
+  // With both generators' moving averages (a half-life of 10 images).
+  fs::path straight = run("straight", config(3, {"ema_kimg=0.01"}));
+  fs::path dir = run("stopped", config(3, {"ema_kimg=0.01"}), [](int64_t step) { if (step == 6) request_stop(SIGINT); },
+                     128 + SIGINT);
   clear_stop_request();
   Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
   EXPECT_EQ(ck.get_int("batch_in_epoch"), 2);
@@ -327,7 +329,10 @@ TEST_F(CycleGanRun, StopMidEpochResumesExactlyWithPoolsCropsAndFlips) {
     t.restore(ck);
     EXPECT_EQ(t.train(), 0);
   }
-  for (const char* net : {"G_A", "G_B", "D_A", "D_B"}) EXPECT_TRUE(same(weights(straight, net), weights(dir, net))) << net;
+  for (const char* net : {"G_A", "G_B", "D_A", "D_B", "G_A_ema", "G_B_ema"})
+    EXPECT_TRUE(same(weights(straight, net), weights(dir, net))) << net;
+  EXPECT_FALSE(same(weights(dir, "G_A"), weights(dir, "G_A_ema")));
+  EXPECT_FALSE(fs::exists(dir / "weights/D_A_ema.pt"));
   MetricsLog ma(straight), mb(dir);
   ma.load();
   mb.load();

@@ -454,11 +454,14 @@ TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
   EXPECT_EQ(ck.get_int("epoch"), 1);
   EXPECT_EQ(ck.get_int("batch_in_epoch"), 1);
   EXPECT_EQ(ck.get_int("global_step"), 4);
+  // The stopped run's animation holds the epochs done so far; the resumed run's all of them.
+  if (gif_supported()) EXPECT_EQ(read_gif_info(dir / "progress.gif").frames, 1);
   {
     Trainer t(ck.config(), dir);
     t.restore(ck);
     EXPECT_EQ(t.train(), 0);
   }
+  if (gif_supported()) EXPECT_EQ(read_gif_info(dir / "progress.gif").frames, 2);
   expect_same(weights(straight, "generator"), weights(dir, "generator"));
   expect_same(weights(straight, "discriminator"), weights(dir, "discriminator"));
   MetricsLog ma(straight), mb(dir);
@@ -466,6 +469,89 @@ TEST_F(Train, StopMidEpochSavesAndResumesExactly) {
   mb.load();
   EXPECT_EQ(ma.column("loss_g"), mb.column("loss_g"));
   EXPECT_EQ(ma.column("d_fake"), mb.column("d_fake"));
+}
+
+TEST_F(Train, TheGeneratorsAverageFollowsItsHalfLifeAndChangesNoTraining) {
+  // lr_g 0.002: steps large enough that a wrong schedule shows beyond the tolerance below.
+  const std::vector<std::string> common = {"lr_g=0.002", "dropout=0"};
+  fs::path plain = run("plain", config(2, common));
+  auto with = common;
+  with.insert(with.end(), {"ema_kimg=0.5", "ema_rampup=0.5"});
+  fs::path dir = tmp_ / "ema";
+  prepare_output_dir(dir, false);
+  std::vector<std::vector<at::Tensor>> after;  // the generator's parameters: at the start, after each step
+  {
+    Trainer t(config(2, with), dir);
+    t.start_new();
+    auto snapshot = [&t] {
+      std::vector<at::Tensor> v;
+      for (const auto& p : t.network("generator").parameters()) v.push_back(p.detach().to(at::kDouble));
+      return v;
+    };
+    after.push_back(snapshot());
+    t.after_step = [&](int64_t) { after.push_back(snapshot()); };
+    EXPECT_EQ(t.train(), 0);
+  }
+  ASSERT_EQ(after.size(), 5u);  // 600 images: batches of 512 and 88, two epochs
+  // StyleGAN2-ADA's rule: half-life min(500 images, 0.5 x the images seen before the batch).
+  const double seen[4] = {0, 512, 600, 1112}, batch[4] = {512, 88, 512, 88};
+  std::vector<at::Tensor> mean = after[0];
+  for (int s = 0; s < 4; ++s) {
+    const double half_life = std::min(500.0, 0.5 * seen[s]);
+    const double beta = half_life > 0 ? std::pow(0.5, batch[s] / half_life) : 0.0;
+    for (size_t i = 0; i < mean.size(); ++i) mean[i] = beta * mean[i] + (1 - beta) * after[s + 1][i];
+  }
+  NamedTensors ema = weights(dir, "generator_ema"), trained = weights(dir, "generator");
+  ASSERT_EQ(ema.size(), mean.size());
+  for (size_t i = 0; i < mean.size(); ++i) {
+    EXPECT_EQ(ema[i].first, trained[i].first);
+    EXPECT_TRUE(torch::allclose(ema[i].second.to(at::kDouble), mean[i], 1e-5, 1e-7)) << ema[i].first;
+    EXPECT_FALSE(torch::equal(ema[i].second, trained[i].second)) << ema[i].first << ": the average is the weights";
+  }
+  // The checkpoint holds the same average, of the generator only.
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  expect_same(ck.get_tensors("ema", "generator"), ema);
+  EXPECT_FALSE(ck.has("ema", "discriminator"));
+  EXPECT_FALSE(fs::exists(dir / "weights/discriminator_ema.pt"));
+  EXPECT_FALSE(Checkpoint::read(plain / "checkpoints/last.pt").has("ema"));
+  EXPECT_FALSE(fs::exists(plain / "weights/generator_ema.pt"));
+  // Training is the run without the average, bit for bit; the pictures show the average.
+  expect_same(weights(plain, "generator"), trained);
+  expect_same(weights(plain, "discriminator"), weights(dir, "discriminator"));
+  MetricsLog a(plain), b(dir);
+  a.load();
+  b.load();
+  EXPECT_EQ(a.column("loss_g"), b.column("loss_g"));
+  EXPECT_NE(read_png(plain / "samples/epoch_0002.png").pixels, read_png(dir / "samples/epoch_0002.png").pixels);
+}
+
+TEST_F(Train, TheAverageResumesExactlyAfterAStopInsideAnEpoch) {
+  n_images_ = 1100;  // 3 batches per epoch
+  test::write_fake_mnist(tmp_ / "data", n_images_, 20);
+  const std::vector<std::string> ema = {"ema_kimg=1", "ema_rampup=0.2"};
+  fs::path straight = run("straight", config(2, ema));
+  fs::path dir = tmp_ / "stopped";
+  prepare_output_dir(dir, false);
+  {
+    Trainer t(config(2, ema), dir);
+    t.start_new();
+    t.after_step = [](int64_t step) {
+      if (step == 4) request_stop(SIGINT);
+    };
+    EXPECT_EQ(t.train(), 128 + SIGINT);
+  }
+  clear_stop_request();
+  Checkpoint ck = Checkpoint::read(dir / "checkpoints/last.pt");
+  EXPECT_EQ(ck.get_int("batch_in_epoch"), 1);
+  // The stop wrote the average's weights file with the rest.
+  expect_same(ck.get_tensors("ema", "generator"), weights(dir, "generator_ema"));
+  {
+    Trainer t(ck.config(), dir);
+    t.restore(ck);
+    EXPECT_EQ(t.train(), 0);
+  }
+  expect_same(weights(straight, "generator_ema"), weights(dir, "generator_ema"));
+  expect_same(weights(straight, "generator"), weights(dir, "generator"));
 }
 
 TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {
@@ -565,6 +651,14 @@ TEST_F(Train, InitFromPythonStateDicts) {
   Trainer full(config(1), tmp_ / "full");
   full.start_new();
   EXPECT_THROW(full.init_from({test::fixture("py_generator_state_dict.pt")}), Error);
+  // A Forgery checkpoint gives each network its trained weights (not the average).
+  fs::path src = run("src", config(1, {"ema_kimg=0.1"}));
+  prepare_output_dir(tmp_ / "from_checkpoint", false);
+  Trainer again(config(1, {"seed=3"}), tmp_ / "from_checkpoint");
+  again.start_new();
+  again.init_from({src / "checkpoints/last.pt"});
+  expect_same(module_state(again.network("generator")), weights(src, "generator"));
+  expect_same(module_state(again.network("discriminator")), weights(src, "discriminator"));
 }
 
 TEST_F(Train, EvalEveryLogsMetricsKeepsBestAndLeavesTrainingUntouched) {

@@ -155,6 +155,12 @@ NamedTensors Checkpoint::network(const std::string& name) const {
   return get_tensors("networks", name);
 }
 
+NamedTensors Checkpoint::generator(const std::string& name, bool average, bool* used_average) const {
+  const bool use = average && has("ema", name);
+  if (used_average) *used_average = use;
+  return use ? get_tensors("ema", name) : network(name);
+}
+
 Config Checkpoint::config(const std::vector<std::pair<std::string, std::string>>& overrides) const {
   return config_from_toml(get_string("config"), "config stored in " + path_.string(), overrides);
 }

@@ -4,6 +4,8 @@
 // Format 2 (written since the recipe trainer):
 //   format, version, recipe, model, config (TOML), epoch, global_step, batch_in_epoch,
 //   networks    {NAME: state_dict}              (PyTorch key names)
+//   ema         {NAME: state_dict}              (ema_kimg only: each generator's averaged
+//                                               parameters, with the network's own buffers)
 //   optimizers  {NAME: {NET.PARAM.exp_avg|exp_avg_sq|step: tensor}}
 //   schedules   {NAME: {policy, base_lr, lr, last_epoch}}
 //   rng         {cpu|cuda:N: generator state}
@@ -49,6 +51,9 @@ class Checkpoint {
   NamedTensors get_tensors(const std::string& key, const std::string& name) const;
   // networks/NAME, naming the networks the checkpoint has when NAME is not one of them.
   NamedTensors network(const std::string& name) const;
+  // The weights to make images with: the average of NAME's weights (ema/NAME) where the run kept
+  // one and `average`, else networks/NAME; `*used_average` says which.
+  NamedTensors generator(const std::string& name, bool average, bool* used_average = nullptr) const;
 
   const std::filesystem::path& path() const { return path_; }
   // The version the file was written with (an older one is upgraded when read).

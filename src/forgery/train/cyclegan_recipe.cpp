@@ -70,6 +70,7 @@ class CycleGanRecipe : public Recipe {
   }
 
   std::string best_metric() const override { return "kid"; }
+  std::vector<std::string> generators() const override { return {"G_A", "G_B"}; }
   // On an H100 (fp32, 256x256, batch 1) its step ran at 7.3 iterations/s with channels-last
   // weights against 9.5 contiguous: InstanceNorm and reflection padding convert back and forth.
   bool channels_last_on_cuda() const override { return false; }

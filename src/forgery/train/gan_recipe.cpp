@@ -61,6 +61,7 @@ class GanRecipe : public Recipe {
             {"d_fake", "mean D(G(z))", false}};
   }
   std::string best_metric() const override { return "fid"; }
+  std::vector<std::string> generators() const override { return {"generator"}; }
 
   std::unique_ptr<TrainingData> load_data() override {
     ImageDataOptions o;

@@ -57,6 +57,13 @@ std::vector<OptionSpec> common_option_specs() {
        "learning-rate schedule: constant, or linear (n_epochs at the full rate, then n_epochs_decay of linear decay)"},
       {"n_epochs", OptionType::Int, int64_t{100}, "lr_policy linear: epochs at the initial learning rate"},
       {"n_epochs_decay", OptionType::Int, int64_t{100}, "lr_policy linear: epochs of linear decay towards zero"},
+      {"ema_kimg", OptionType::Float, 0.0,
+       "keep a moving average of the generators' weights, updated after every step, whose half-life is this many "
+       "thousand images (StyleGAN's ema_kimg; 10 is common); the pictures, evaluation, sample, translate and eval "
+       "use it (--no-ema: the trained weights), weights/NAME_ema.pt holds it; it changes no training; 0: off"},
+      {"ema_rampup", OptionType::Float, 0.0,
+       "with ema_kimg: the half-life is at most this fraction of the images seen so far (StyleGAN's 0.05), so that "
+       "the average forgets the first steps' weights sooner; 0: the full half-life from the start"},
   };
 }
 
@@ -132,6 +139,12 @@ void validate_config(const Config& c) {
                      std::to_string(c.get_int("n_epochs") + c.get_int("n_epochs_decay")) +
                      " (lr_policy linear would reach a learning rate of zero): raise n_epochs or n_epochs_decay "
                      "(--set n_epochs=N, also when resuming)");
+  if (!(c.get_float("ema_kimg") >= 0 && c.get_float("ema_kimg") <= 1e9))
+    throw UsageError("option ema_kimg must be 0 (off) or a positive number of thousand images");
+  if (!(c.get_float("ema_rampup") >= 0 && c.get_float("ema_rampup") <= 1e9))
+    throw UsageError("option ema_rampup must be 0 (off) or a positive fraction");
+  if (c.get_float("ema_rampup") > 0 && c.get_float("ema_kimg") == 0)
+    throw UsageError("option ema_rampup needs ema_kimg (the half-life it ramps up to); set ema_kimg, e.g. 10");
   if (c.has("dropout") && !(c.get_float("dropout") >= 0 && c.get_float("dropout") < 1))
     throw UsageError("option dropout must be in [0, 1)");
   if (c.has("dropout_kernel") && c.get_string("dropout_kernel") != "fused" && c.get_string("dropout_kernel") != "torch" &&

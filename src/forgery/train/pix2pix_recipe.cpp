@@ -57,6 +57,7 @@ class Pix2PixRecipe : public Recipe {
             {"D_fake", "D_fake", true}};
   }
   std::string best_metric() const override { return "val_l1"; }
+  std::vector<std::string> generators() const override { return {"G"}; }
 
   std::unique_ptr<TrainingData> load_data() override;
 

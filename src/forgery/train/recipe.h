@@ -122,6 +122,9 @@ class Recipe {
   virtual std::vector<LossDecl> losses() const = 0;
   // The metric best.pt is kept by ("fid", "val_l1"); empty when evaluation has none.
   virtual std::string best_metric() const { return ""; }
+  // The networks that make the images (of networks()): with ema_kimg, the trainer keeps a
+  // moving average of their weights, and pictures, evaluation and sampling use it.
+  virtual std::vector<std::string> generators() const = 0;
 
   // The training data (and whatever fixed data the visuals and evaluation use).
   virtual std::unique_ptr<TrainingData> load_data() = 0;

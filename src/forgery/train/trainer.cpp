@@ -78,6 +78,30 @@ class KeepTrainingState {
   std::vector<std::pair<at::Tensor, at::Tensor>> buffers_;
 };
 
+// The generators' averaged weights in their parameters for a scope (ema_kimg: pictures,
+// evaluation and final samples), and their trained weights back when it ends. In place, so that
+// the parameters keep their storage (captured CUDA graphs refer to it).
+class AveragesInUse {
+ public:
+  explicit AveragesInUse(const std::vector<WeightAverage>& averages) {
+    torch::NoGradGuard no_grad;
+    for (const auto& a : averages)
+      for (size_t i = 0; i < a.live.size(); ++i) {
+        trained_.emplace_back(a.live[i], a.live[i].clone());
+        a.live[i].copy_(a.mean[i]);
+      }
+  }
+  ~AveragesInUse() {
+    torch::NoGradGuard no_grad;
+    for (auto& [live, trained] : trained_) live.copy_(trained);
+  }
+  AveragesInUse(const AveragesInUse&) = delete;
+  AveragesInUse& operator=(const AveragesInUse&) = delete;
+
+ private:
+  std::vector<std::pair<at::Tensor, at::Tensor>> trained_;
+};
+
 // This process's random generator states and the recipe's own state, as checkpoints hold them
 // (for the run, and for each rank of a data-parallel run).
 c10::impl::GenericDict rng_dict() {
@@ -377,6 +401,28 @@ void Trainer::restore(const Checkpoint& ck) {
     load_adam_state(*optimizers_.at(o.name), modules_of(networks_, o.networks),
                     ck.has("optimizers", o.name) ? ck.get_tensors("optimizers", o.name) : NamedTensors{},
                     what + " (optimiser " + o.name + ")");
+  if (config_.get_float("ema_kimg") > 0) {
+    start_averages();
+    torch::NoGradGuard no_grad;
+    for (auto& a : averages_) {
+      if (!ck.has("ema", a.network)) {
+        // A run that had none (ema_kimg is fixed for a run; a checkpoint of another program).
+        if (writer())
+          std::fprintf(stderr, "forgery: warning: %s holds no average of %s; it starts from the present weights\n",
+                       ck.path().c_str(), a.network.c_str());
+        continue;
+      }
+      std::map<std::string, at::Tensor> saved;
+      for (auto& [k, t] : ck.get_tensors("ema", a.network)) saved[k] = t;
+      for (size_t i = 0; i < a.keys.size(); ++i) {
+        auto it = saved.find(a.keys[i]);
+        if (it == saved.end() || it->second.sizes() != a.mean[i].sizes())
+          throw Error(what + ": the average of network " + a.network + " has " +
+                      (it == saved.end() ? "no " + a.keys[i] : a.keys[i] + " of another shape"));
+        a.mean[i].copy_(it->second);
+      }
+    }
+  }
   recipe_->load_extra_state(ck);
   best_value_ = ck.get_float("best_value");
   best_epoch_ = ck.get_int("best_epoch");
@@ -484,6 +530,15 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
       throw UsageError("--init-from " + arg.string() + ": model '" + config_.get_string("model") +
                        "' has no network '" + wanted + "' (its networks: " + names + ")");
     c10::IValue v = load_weights_file(file);
+    // A Forgery checkpoint: its networks' trained weights, by name (fine-tuning from a run).
+    if (v.isGenericDict()) {
+      const auto d = v.toGenericDict();
+      const auto format = d.find(c10::IValue(std::string("format")));
+      const auto nets = d.find(c10::IValue(std::string("networks")));
+      if (format != d.end() && format->value().isString() && format->value().toStringRef() == kCheckpointFormat &&
+          nets != d.end() && nets->value().isGenericDict())
+        v = nets->value();
+    }
     std::vector<std::string> loaded;
     // A state_dict, or a dict of them keyed by network name ({"G": {...}, "D": {...}}). The
     // network is the one named (NAME=FILE, or the dict's key), else the one whose keys and
@@ -678,6 +733,8 @@ int Trainer::train() {
           if (b.defined()) state.push_back(b);
     group_->broadcast(state);
   }
+  // A new run's averages start at the weights it starts from (after --init-from, rank 0's).
+  if (config_.get_float("ema_kimg") > 0 && averages_.empty()) start_averages();
   if (writer()) {
     const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                                 std::to_string(TORCH_VERSION_PATCH);
@@ -737,6 +794,7 @@ int Trainer::train() {
           step_losses = recipe_->train_step(batch, ctx);
         }
       }
+      if (!averages_.empty()) update_averages(len);
       for (const auto& l : step_losses) {
         auto it = loss_sums_.find(l.name);
         if (it == loss_sums_.end()) throw std::logic_error("recipe reported undeclared loss " + l.name);
@@ -760,6 +818,7 @@ int Trainer::train() {
         save_last_checkpoint();
         if (writer()) {
           write_weights();
+          write_progress_animation();
           write_run_report();
           std::fprintf(stderr, "forgery: stopped in epoch %lld after step %lld; saved %s\n"
                        "forgery: continue exactly where it stopped with: forgery resume %s%s\n",
@@ -789,11 +848,13 @@ int Trainer::train() {
         state_deferred_ = false;
         save_last_checkpoint();
         write_weights();
-        write_run_report();
       }
-      if (writer())
+      if (writer()) {
+        write_progress_animation();
+        write_run_report();
         std::fprintf(stderr, "forgery: stopped after epoch %lld; continue with: forgery resume %s%s\n",
                      (long long)epoch_, run_dir_.c_str(), resume_world_hint().c_str());
+      }
       leave_group();
       return 128 + (stop_signal() != 0 ? stop_signal() : SIGTERM);
     }
@@ -869,6 +930,7 @@ void Trainer::evaluate(MetricRow& row, bool* improved) {
   std::optional<Evaluation> ev;
   {
     KeepTrainingState keep(networks_);
+    AveragesInUse average(averages_);
     ev = recipe_->evaluate(epoch_);
   }
   if (!ev) return;
@@ -978,6 +1040,10 @@ void Trainer::end_epoch(double seconds) {
     for (const auto& n : networks_)
       save_state_dict(run_dir_ / "weights" / (n.name + ".pt"),
                       tensors_of(networks.at(n.name), "the checkpoint's network " + n.name));
+    if (state.contains("ema"))
+      for (const auto& e : state.at("ema").toGenericDict())
+        save_state_dict(run_dir_ / "weights" / (e.key().toStringRef() + "_ema.pt"),
+                        tensors_of(e.value(), "the checkpoint's average of " + e.key().toStringRef()));
     write_run_report(info);
   };
   if (background_)
@@ -991,6 +1057,7 @@ std::optional<Image> Trainer::epoch_picture() {
   std::optional<Visual> visual;
   {
     KeepTrainingState keep(networks_);
+    AveragesInUse average(averages_);
     visual = recipe_->visuals();
   }
   if (!visual || !png_supported()) return std::nullopt;
@@ -1017,20 +1084,24 @@ void Trainer::write_deferred() {
   write_loss_plot(metrics_);
 }
 
+void Trainer::write_progress_animation() {
+  // Every epoch's picture so far, looping (a stopped run's too; a resumed one writes it anew).
+  if (!gif_supported() || !png_supported()) return;
+  std::vector<Image> frames;
+  for (int64_t e = 1; e <= epoch_; ++e) {
+    fs::path p = run_dir_ / "samples" / epoch_file("epoch_", e, ".png");
+    if (fs::exists(p)) frames.push_back(read_png(p));
+  }
+  if (!frames.empty()) write_gif(run_dir_ / "progress.gif", frames, 20);
+}
+
 void Trainer::write_final_artifacts() {
   {
     KeepTrainingState keep(networks_);
+    AveragesInUse average(averages_);
     recipe_->write_final(run_dir_);
   }
-  // The animation of every epoch's picture, looping.
-  if (gif_supported() && png_supported()) {
-    std::vector<Image> frames;
-    for (int64_t e = 1; e <= epoch_; ++e) {
-      fs::path p = run_dir_ / "samples" / epoch_file("epoch_", e, ".png");
-      if (fs::exists(p)) frames.push_back(read_png(p));
-    }
-    if (!frames.empty()) write_gif(run_dir_ / "progress.gif", frames, 20);
-  }
+  write_progress_animation();
   const std::string best = recipe_->best_metric();
   if (best_epoch_ > 0 && !best.empty()) {
     double last = NAN;
@@ -1053,6 +1124,56 @@ void Trainer::write_final_artifacts() {
 
 void Trainer::write_weights() {
   for (const auto& n : networks_) save_state_dict(run_dir_ / "weights" / (n.name + ".pt"), module_state(*n.module));
+  for (const auto& a : averages_) save_state_dict(run_dir_ / "weights" / (a.network + "_ema.pt"), average_state(a));
+}
+
+void Trainer::start_averages() {
+  averages_.clear();
+  for (const auto& name : recipe_->generators()) {
+    WeightAverage a;
+    a.network = name;
+    for (const auto& p : network(name).named_parameters(/*recurse=*/true)) {
+      a.keys.push_back(p.key());
+      a.live.push_back(p.value());
+      a.mean.push_back(p.value().detach().clone());
+    }
+    averages_.push_back(std::move(a));
+  }
+}
+
+int64_t Trainer::images_per_epoch() const {
+  const int64_t bs = config_.get_int("batch_size");
+  int64_t total = 0;
+  for (int64_t b = 0; b < batches_per_epoch(); ++b) {
+    const int64_t len = std::min(bs, data_->size() - b * bs);
+    total += len / world_ * world_;  // the equal shares shard() takes
+  }
+  return total;
+}
+
+void Trainer::update_averages(int64_t batch_images) {
+  // StyleGAN2-ADA's update: a half-life of ema_kimg thousand images, at most ema_rampup times
+  // the images seen before this batch (so the first step's average is its weights).
+  if (epoch_images_ == 0) epoch_images_ = images_per_epoch();
+  const double seen = static_cast<double>(epoch_ * epoch_images_ + images_);
+  double half_life = config_.get_float("ema_kimg") * 1000;
+  if (const double rampup = config_.get_float("ema_rampup"); rampup > 0) half_life = std::min(half_life, seen * rampup);
+  const double beta = half_life > 0 ? std::pow(0.5, static_cast<double>(batch_images) / half_life) : 0.0;
+  torch::NoGradGuard no_grad;
+  for (auto& a : averages_)
+    for (size_t i = 0; i < a.live.size(); ++i) a.mean[i].lerp_(a.live[i], 1.0 - beta);
+}
+
+NamedTensors Trainer::average_state(const WeightAverage& average) const {
+  NamedTensors state;
+  for (const auto& n : networks_)
+    if (n.name == average.network) state = module_state(*n.module);
+  std::map<std::string, at::Tensor> mean;
+  for (size_t i = 0; i < average.keys.size(); ++i) mean[average.keys[i]] = average.mean[i];
+  // The averaged parameters; the buffers (BatchNorm's running statistics) are the network's own.
+  for (auto& [k, t] : state)
+    if (auto it = mean.find(k); it != mean.end()) t = it->second;
+  return state;
 }
 
 void Trainer::save_last_checkpoint() { save_checkpoint(run_dir_ / "checkpoints" / "last.pt"); }
@@ -1081,6 +1202,11 @@ std::optional<c10::impl::GenericDict> Trainer::checkpoint_dict() {
   auto networks = make_dict();
   for (const auto& n : networks_) networks.insert(n.name, to_dict(module_state(*n.module)));
   d.insert("networks", networks);
+  if (!averages_.empty()) {
+    auto ema = make_dict();
+    for (const auto& a : averages_) ema.insert(a.network, to_dict(average_state(a)));
+    d.insert("ema", ema);
+  }
   auto optimizers = make_dict(), schedules = make_dict();
   for (const auto& o : optimizer_decls_) {
     optimizers.insert(o.name, to_dict(adam_state(*optimizers_.at(o.name), modules_of(networks_, o.networks))));

@@ -20,6 +20,7 @@
 #include "forgery/dist/dist.h"
 #include "forgery/io/image.h"
 #include "forgery/io/metrics.h"
+#include "forgery/io/torch_file.h"
 #include "forgery/train/recipe.h"
 #include "forgery/train/report.h"
 #include "forgery/train/schedule.h"
@@ -36,6 +37,14 @@ std::pair<std::string, std::filesystem::path> split_init_from(const std::string&
 // Whether a weights file's name names network `net`: its stem is the name or ends with "_" and
 // the name (G_B.pt, latest_net_G_B.pth).
 bool file_names_network(const std::filesystem::path& file, const std::string& net);
+
+// A moving average of one network's parameters (ema_kimg): `live` are the network's own
+// parameter tensors, `mean` their average, `keys` their state_dict names.
+struct WeightAverage {
+  std::string network;
+  std::vector<std::string> keys;
+  std::vector<at::Tensor> live, mean;
+};
 
 class Trainer {
  public:
@@ -90,6 +99,8 @@ class Trainer {
   int64_t global_step() const { return global_step_; }
 
   void save_checkpoint(const std::filesystem::path& path);
+  // ema_kimg: the generators' averages (empty when off, and before train() starts a new run's).
+  const std::vector<WeightAverage>& averages() const { return averages_; }
 
  private:
   class Context;
@@ -106,6 +117,7 @@ class Trainer {
   // written on this thread (a stop).
   void write_deferred();
   void write_final_artifacts();
+  void write_progress_animation();
   void write_weights();
   void finish_interrupted_epoch_end();
   // What follows "forgery resume RUN" in the hints after a stop: the world size of a
@@ -138,6 +150,13 @@ class Trainer {
   std::string running_status() const;
   void evaluate(MetricRow& row, bool* improved);
   void setup_graphs();
+  // ema_kimg: averages that start at the networks' present weights; the update after a step of
+  // `batch_images` images (the global batch); a state_dict with the averaged parameters.
+  void start_averages();
+  void update_averages(int64_t batch_images);
+  NamedTensors average_state(const WeightAverage& average) const;
+  // Images of one epoch (all ranks), for the average's ramp-up.
+  int64_t images_per_epoch() const;
   // Why cuda_graphs cannot capture this run's steps; empty when they can.
   std::string graphs_unavailable() const;
 
@@ -166,6 +185,9 @@ class Trainer {
   // Evaluation (eval_every): the best value of the recipe's best metric and its epoch.
   double best_value_ = -1;
   int64_t best_epoch_ = 0;
+
+  std::vector<WeightAverage> averages_;
+  int64_t epoch_images_ = 0;  // images_per_epoch(), once known
 
   // Data-parallel state (a world of one: no group).
   std::shared_ptr<dist::Group> group_;
