@@ -46,15 +46,9 @@ Translator load_translator(const TranslateArgs& a, std::string* direction) {
     ck = Checkpoint::read(Checkpoint::locate(source));
   } else {
     raw = load_weights_file(source);
-    bool forgery_file = false;
-    if (raw.isGenericDict()) {
-      auto d = raw.toGenericDict();
-      auto it = d.find(c10::IValue(std::string("format")));
-      forgery_file = it != d.end() && it->value().isString() && it->value().toStringRef() == kCheckpointFormat;
-    }
-    if (forgery_file) {
+    if (Checkpoint::is_checkpoint(raw)) {
+      ck = Checkpoint::from_value(raw, source);
       raw = c10::IValue();
-      ck = Checkpoint::read(source);
     }
   }
   Config config;

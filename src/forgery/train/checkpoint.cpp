@@ -59,10 +59,18 @@ c10::impl::GenericDict upgrade_v1(const c10::impl::GenericDict& v1, const std::s
 
 }  // namespace
 
-Checkpoint Checkpoint::read(const std::filesystem::path& path) {
+bool Checkpoint::is_checkpoint(const c10::IValue& value) {
+  if (!value.isGenericDict()) return false;
+  const auto d = value.toGenericDict();
+  const auto it = d.find(c10::IValue(std::string("format")));
+  return it != d.end() && it->value().isString() && it->value().toStringRef() == kCheckpointFormat;
+}
+
+Checkpoint Checkpoint::read(const std::filesystem::path& path) { return from_value(load_torch_file(path), path); }
+
+Checkpoint Checkpoint::from_value(const c10::IValue& v, const std::filesystem::path& path) {
   Checkpoint c;
   c.path_ = path;
-  c10::IValue v = load_torch_file(path);
   if (!v.isGenericDict()) throw Error("checkpoint " + path.string() + " is not a Forgery checkpoint (no dict)");
   c.dict_ = v.toGenericDict();
   if (!c.has("format") || !c.get("format").isString() || c.get_string("format") != kCheckpointFormat)

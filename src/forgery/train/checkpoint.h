@@ -35,6 +35,10 @@ inline constexpr int64_t kCheckpointVersion = 2;
 class Checkpoint {
  public:
   static Checkpoint read(const std::filesystem::path& path);
+  // The same from the file's contents, already loaded (`path` names it in errors).
+  static Checkpoint from_value(const c10::IValue& value, const std::filesystem::path& path);
+  // Whether a loaded file is a Forgery checkpoint (rather than a state_dict).
+  static bool is_checkpoint(const c10::IValue& value);
   // RUN_DIR -> RUN_DIR/checkpoints/last.pt; a file is itself. Errors say what is missing.
   static std::filesystem::path locate(const std::filesystem::path& run_dir_or_file);
 

@@ -178,6 +178,8 @@ Trainer::Trainer(Config config, fs::path run_dir)
     if (const std::string why = graphs_unavailable(); !why.empty()) throw UsageError("option cuda_graphs on: " + why);
   schedule_.n_epochs = config_.get_int("n_epochs");
   schedule_.n_epochs_decay = config_.get_int("n_epochs_decay");
+  ema_kimg_ = config_.get_float("ema_kimg");
+  ema_rampup_ = config_.get_float("ema_rampup");
 }
 
 Trainer::~Trainer() = default;
@@ -401,7 +403,7 @@ void Trainer::restore(const Checkpoint& ck) {
     load_adam_state(*optimizers_.at(o.name), modules_of(networks_, o.networks),
                     ck.has("optimizers", o.name) ? ck.get_tensors("optimizers", o.name) : NamedTensors{},
                     what + " (optimiser " + o.name + ")");
-  if (config_.get_float("ema_kimg") > 0) {
+  if (ema_kimg_ > 0) {
     start_averages();
     torch::NoGradGuard no_grad;
     for (auto& a : averages_) {
@@ -531,14 +533,7 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
                        "' has no network '" + wanted + "' (its networks: " + names + ")");
     c10::IValue v = load_weights_file(file);
     // A Forgery checkpoint: its networks' trained weights, by name (fine-tuning from a run).
-    if (v.isGenericDict()) {
-      const auto d = v.toGenericDict();
-      const auto format = d.find(c10::IValue(std::string("format")));
-      const auto nets = d.find(c10::IValue(std::string("networks")));
-      if (format != d.end() && format->value().isString() && format->value().toStringRef() == kCheckpointFormat &&
-          nets != d.end() && nets->value().isGenericDict())
-        v = nets->value();
-    }
+    if (Checkpoint::is_checkpoint(v)) v = Checkpoint::from_value(v, file).get_dict("networks");
     std::vector<std::string> loaded;
     // A state_dict, or a dict of them keyed by network name ({"G": {...}, "D": {...}}). The
     // network is the one named (NAME=FILE, or the dict's key), else the one whose keys and
@@ -624,16 +619,16 @@ int64_t Trainer::batches_per_epoch() const {
   return nb;
 }
 
-at::Tensor Trainer::shard(int64_t b, int64_t* global) const {
-  const int64_t bs = config_.get_int("batch_size"), start = b * bs, len = std::min(bs, data_->size() - start);
-  if (world_ == 1) {
-    *global = len;
-    return permutation_.narrow(0, start, len);
-  }
+int64_t Trainer::global_batch(int64_t b) const {
+  const int64_t bs = config_.get_int("batch_size"), len = std::min(bs, data_->size() - b * bs);
   // Equal shares of the batch, so that every rank issues the same collectives.
-  const int64_t share = len / world_;
-  *global = share * world_;
-  return permutation_.narrow(0, start + rank_ * share, share);
+  return len / world_ * world_;
+}
+
+at::Tensor Trainer::shard(int64_t b, int64_t* global) const {
+  *global = global_batch(b);
+  const int64_t share = *global / world_;
+  return permutation_.narrow(0, b * config_.get_int("batch_size") + rank_ * share, share);
 }
 
 void Trainer::begin_epoch() {
@@ -734,7 +729,7 @@ int Trainer::train() {
     group_->broadcast(state);
   }
   // A new run's averages start at the weights it starts from (after --init-from, rank 0's).
-  if (config_.get_float("ema_kimg") > 0 && averages_.empty()) start_averages();
+  if (ema_kimg_ > 0 && averages_.empty()) start_averages();
   if (writer()) {
     const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                                 std::to_string(TORCH_VERSION_PATCH);
@@ -1142,12 +1137,8 @@ void Trainer::start_averages() {
 }
 
 int64_t Trainer::images_per_epoch() const {
-  const int64_t bs = config_.get_int("batch_size");
   int64_t total = 0;
-  for (int64_t b = 0; b < batches_per_epoch(); ++b) {
-    const int64_t len = std::min(bs, data_->size() - b * bs);
-    total += len / world_ * world_;  // the equal shares shard() takes
-  }
+  for (int64_t b = 0; b < batches_per_epoch(); ++b) total += global_batch(b);
   return total;
 }
 
@@ -1156,8 +1147,8 @@ void Trainer::update_averages(int64_t batch_images) {
   // the images seen before this batch (so the first step's average is its weights).
   if (epoch_images_ == 0) epoch_images_ = images_per_epoch();
   const double seen = static_cast<double>(epoch_ * epoch_images_ + images_);
-  double half_life = config_.get_float("ema_kimg") * 1000;
-  if (const double rampup = config_.get_float("ema_rampup"); rampup > 0) half_life = std::min(half_life, seen * rampup);
+  double half_life = ema_kimg_ * 1000;
+  if (ema_rampup_ > 0) half_life = std::min(half_life, seen * ema_rampup_);
   const double beta = half_life > 0 ? std::pow(0.5, static_cast<double>(batch_images) / half_life) : 0.0;
   torch::NoGradGuard no_grad;
   for (auto& a : averages_)

@@ -134,6 +134,8 @@ class Trainer {
   void save_last_checkpoint();
   // The examples of batch `b` this rank trains on; `global` gets the batch's size on all ranks.
   at::Tensor shard(int64_t b, int64_t* global) const;
+  // Batch `b`'s size on all ranks: the batch, less what does not split into equal shares.
+  int64_t global_batch(int64_t b) const;
   bool writer() const { return rank_ == 0; }
   void start_rank_streams();
   // Each rank's own state from a checkpoint of the same world size; true where that included
@@ -187,6 +189,7 @@ class Trainer {
   int64_t best_epoch_ = 0;
 
   std::vector<WeightAverage> averages_;
+  double ema_kimg_ = 0, ema_rampup_ = 0;  // the options, read once
   int64_t epoch_images_ = 0;  // images_per_epoch(), once known
 
   // Data-parallel state (a world of one: no group).
