@@ -69,6 +69,7 @@ def main():
         ("train gan-mnist --set memory_format=nhwc", "an unknown memory format"),
         ("train gan-mnist --set ema_kimg=-10", "a negative half-life for the moving average"),
         ("train gan-mnist --set ema_rampup=0.05", "a ramp-up without a moving average"),
+        ("train dcgan-mnist --set ema_kimg=10 --set ema_batchnorm=average", "an unknown choice for the average's BatchNorm statistics"),
         (f"train {work}/missing.toml", "a config file that does not exist"),
         ("resume /nonexistent/run", "resume of a folder that does not exist"),
         (f"resume {mnist}", "resume of a folder with no checkpoint"),

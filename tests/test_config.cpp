@@ -102,6 +102,9 @@ TEST(Config, ValuesOutOfRangeAreRejected) {
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"model=nope"}); }).find("unknown model 'nope'"), std::string::npos);
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"progress=loud"}); }).find("progress"), std::string::npos);
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"ema_kimg=-1"}); }).find("ema_kimg must be 0"), std::string::npos);
+  EXPECT_NE(error_of([] { build_config("dcgan-mnist", {"ema_kimg=10", "ema_batchnorm=average"}); })
+                .find("option ema_batchnorm must be recompute or trained, not 'average'"),
+            std::string::npos);
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"ema_rampup=0.05"}); }).find("ema_rampup needs ema_kimg"),
             std::string::npos);
 }

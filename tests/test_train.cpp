@@ -1,4 +1,5 @@
 // End to end: the gan-mnist preset on small generated MNIST-format data.
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -552,6 +553,69 @@ TEST_F(Train, TheAverageResumesExactlyAfterAStopInsideAnEpoch) {
   }
   expect_same(weights(straight, "generator_ema"), weights(dir, "generator_ema"));
   expect_same(weights(straight, "generator"), weights(dir, "generator"));
+}
+
+// A generator with BatchNorm (the conditional DCGAN): its average gets running statistics of its
+// own weights, recomputed from 16 batches of fixed noise; ema_batchnorm=trained keeps the trained
+// network's, as before.
+TEST_F(Train, TheAverageOfABatchNormGeneratorHasTheStatisticsOfItsOwnWeights) {
+  auto cdcgan = [this](int64_t epochs, const std::string& statistics) {
+    return build_config("cdcgan-mnist", {"data_dir=" + (tmp_ / "data").string(), "epochs=" + std::to_string(epochs),
+                                         "progress=off", "threads=2", "device=cpu", "image_size=16", "nz=8", "ngf=4",
+                                         "ndf=4", "ema_kimg=0.3", "ema_batchnorm=" + statistics});
+  };
+  const Config c = cdcgan(2, "recompute");
+  fs::path dir = run("recompute", c), kept = run("trained", cdcgan(2, "trained"));
+  // The training and the averaged weights are the same; only the averages' buffers differ.
+  expect_same(weights(dir, "generator"), weights(kept, "generator"));
+  std::map<std::string, at::Tensor> ema, old, trained;
+  for (auto& [k, t] : weights(dir, "generator_ema")) ema[k] = t;
+  for (auto& [k, t] : weights(kept, "generator_ema")) old[k] = t;
+  for (auto& [k, t] : weights(dir, "generator")) trained[k] = t;
+  ASSERT_EQ(ema.size(), trained.size());
+  int buffers = 0;
+  for (const auto& [k, t] : ema) {
+    const bool buffer = k.find("running_") != std::string::npos || k.find("num_batches_tracked") != std::string::npos;
+    buffers += buffer;
+    if (!buffer) EXPECT_TRUE(torch::equal(t, old.at(k))) << k;
+    EXPECT_TRUE(torch::equal(old.at(k), buffer ? trained.at(k) : old.at(k))) << k << ": trained keeps the network's";
+    if (k.find("num_batches_tracked") != std::string::npos) EXPECT_EQ(t.item<int64_t>(), 16) << k;
+    else if (buffer) EXPECT_FALSE(torch::allclose(t, trained.at(k))) << k << " was not recomputed";
+  }
+  EXPECT_EQ(buffers, 2 * 3);  // 16x16: G has two BatchNorm layers, three buffers each
+  // The first layer's statistics, computed here from the same noise and the averaged weights: the
+  // mean over the 16 batches of each batch's mean and unbiased variance.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.get_int("seed")) + 4);
+  const int64_t batch = c.get_int("batch_size"), nz = 8, classes = 10;
+  at::Tensor mean = at::zeros({ema.at("main.1.running_mean").numel()}, at::kDouble), var = mean.clone();
+  for (int64_t b = 0; b < 16; ++b) {
+    at::Tensor z = at::randn({batch, nz}, gen);
+    at::Tensor labels = (at::arange(batch, at::kLong) + b * batch).remainder(classes);
+    at::Tensor x = at::cat({z, at::one_hot(labels, classes).to(at::kFloat)}, 1).view({batch, nz + classes, 1, 1});
+    at::Tensor y = at::conv_transpose2d(x.to(at::kDouble), ema.at("main.0.weight").to(at::kDouble));
+    mean += y.mean({0, 2, 3}) / 16;
+    var += y.var({0, 2, 3}, /*unbiased=*/true) / 16;
+  }
+  EXPECT_TRUE(torch::allclose(ema.at("main.1.running_mean").to(at::kDouble), mean, 1e-4, 1e-6));
+  EXPECT_TRUE(torch::allclose(ema.at("main.1.running_var").to(at::kDouble), var, 1e-4, 1e-6));
+  // The checkpoint holds what the weights file holds, and the pictures use the statistics.
+  expect_same(Checkpoint::read(dir / "checkpoints/last.pt").get_tensors("ema", "generator"),
+              weights(dir, "generator_ema"));
+  EXPECT_NE(read_png(dir / "samples/epoch_0002.png").pixels, read_png(kept / "samples/epoch_0002.png").pixels);
+  // A stop inside an epoch and resume: the same average, statistics included.
+  fs::path stopped = tmp_ / "stopped";
+  prepare_output_dir(stopped, false);
+  {
+    Trainer t(c, stopped);
+    t.start_new();
+    t.after_step = [](int64_t step) {
+      if (step == 6) request_stop(SIGINT);
+    };
+    EXPECT_EQ(t.train(), 128 + SIGINT);
+  }
+  clear_stop_request();
+  resume(stopped, 2, 1);
+  expect_same(weights(dir, "generator_ema"), weights(stopped, "generator_ema"));
 }
 
 TEST_F(Train, BadCheckpointsAreRefusedWithReasons) {

@@ -62,6 +62,12 @@ class GanRecipe : public Recipe {
   }
   std::string best_metric() const override { return "fid"; }
   std::vector<std::string> generators() const override { return {"generator"}; }
+  bool recompute_statistics(const std::string& generator) override {
+    (void)generator;
+    // The same noise every time, from its own stream: 16 batches (BigGAN's standing statistics).
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 4);
+    return recompute_batchnorm_statistics(*nets_.generator, 16, config_.get_int("batch_size"), gen, device_);
+  }
 
   std::unique_ptr<TrainingData> load_data() override {
     ImageDataOptions o;

@@ -64,6 +64,10 @@ std::vector<OptionSpec> common_option_specs() {
       {"ema_rampup", OptionType::Float, 0.0,
        "with ema_kimg: the half-life is at most this fraction of the images seen so far (StyleGAN's 0.05), so that "
        "the average forgets the first steps' weights sooner; 0: the full half-life from the start"},
+      {"ema_batchnorm", OptionType::String, std::string("recompute"),
+       "with ema_kimg, for generators with BatchNorm (DCGAN): recompute, the average's running statistics "
+       "recomputed for its weights from 16 batches of noise whenever it is used or saved; trained, the trained "
+       "network's statistics (as StyleGAN copies buffers)"},
   };
 }
 
@@ -143,6 +147,8 @@ void validate_config(const Config& c) {
     throw UsageError("option ema_kimg must be 0 (off) or a positive number of thousand images");
   if (!(c.get_float("ema_rampup") >= 0 && c.get_float("ema_rampup") <= 1e9))
     throw UsageError("option ema_rampup must be 0 (off) or a positive fraction");
+  if (c.get_string("ema_batchnorm") != "recompute" && c.get_string("ema_batchnorm") != "trained")
+    throw UsageError("option ema_batchnorm must be recompute or trained, not '" + c.get_string("ema_batchnorm") + "'");
   if (c.get_float("ema_rampup") > 0 && c.get_float("ema_kimg") == 0)
     throw UsageError("option ema_rampup needs ema_kimg (the half-life it ramps up to); set ema_kimg, e.g. 10");
   if (c.has("dropout") && !(c.get_float("dropout") >= 0 && c.get_float("dropout") < 1))

@@ -125,6 +125,10 @@ class Recipe {
   // The networks that make the images (of networks()): with ema_kimg, the trainer keeps a
   // moving average of their weights, and pictures, evaluation and sampling use it.
   virtual std::vector<std::string> generators() const = 0;
+  // Recomputes the BatchNorm running statistics of a generator (of generators()) for the weights
+  // it holds now, which are the moving average's (ema_batchnorm recompute): false where it has
+  // none, or where the recipe makes its images with batch statistics and never uses them.
+  virtual bool recompute_statistics(const std::string& generator) { (void)generator; return false; }
 
   // The training data (and whatever fixed data the visuals and evaluation use).
   virtual std::unique_ptr<TrainingData> load_data() = 0;

@@ -3,7 +3,10 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <functional>
+#include <vector>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/modules/batchnorm.h>
 
 #include "forgery/core/error.h"
 #include "forgery/data/image_data.h"
@@ -40,6 +43,52 @@ at::Tensor generate_images(Generator& G, int64_t n, at::Generator noise, const c
   }
   G.train(was_training);
   return at::cat(parts);
+}
+
+namespace {
+// BatchNorm layers switched to a cumulative mean of fresh statistics, their momenta given back
+// when the scope ends (an exception included).
+class CumulativeNorms {
+ public:
+  explicit CumulativeNorms(torch::nn::Module& net) {
+    for (const auto& m : net.modules(/*include_self=*/false))
+      if (!add<torch::nn::BatchNorm1dImpl>(*m)) add<torch::nn::BatchNorm2dImpl>(*m);
+  }
+  ~CumulativeNorms() {
+    for (auto& f : restore_) f();
+  }
+  CumulativeNorms(const CumulativeNorms&) = delete;
+  CumulativeNorms& operator=(const CumulativeNorms&) = delete;
+  bool empty() const { return restore_.empty(); }
+
+ private:
+  template <typename Impl>
+  bool add(torch::nn::Module& m) {
+    auto* bn = m.as<Impl>();
+    if (!bn) return false;
+    if (!bn->options.track_running_stats()) return true;
+    restore_.push_back([bn, momentum = bn->options.momentum()] { bn->options.momentum(momentum); });
+    bn->reset_running_stats();
+    bn->options.momentum(c10::nullopt);
+    return true;
+  }
+  std::vector<std::function<void()>> restore_;
+};
+}  // namespace
+
+bool recompute_batchnorm_statistics(Generator& G, int64_t batches, int64_t batch, at::Generator noise,
+                                    const c10::Device& device) {
+  torch::NoGradGuard no_grad;
+  CumulativeNorms norms(G);
+  if (norms.empty()) return false;
+  G.train();
+  for (int64_t b = 0; b < batches; ++b) {
+    auto z = at::randn({batch, G.latent_dim()}, noise).to(device);
+    at::Tensor labels;
+    if (G.num_classes() > 0) labels = (at::arange(batch, at::kLong) + b * batch).remainder(G.num_classes()).to(device);
+    G.forward(z, labels);
+  }
+  return true;
 }
 
 at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size) {

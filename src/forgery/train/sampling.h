@@ -22,6 +22,15 @@ at::Tensor row_labels(int64_t n, int64_t nrow, int64_t classes);
 at::Tensor generate_images(Generator& G, int64_t n, at::Generator noise, const c10::Device& device,
                            const at::Tensor& labels);
 
+// Recomputes G's BatchNorm running statistics for the weights it holds now (the generator's
+// moving average), as PyTorch's swa_utils.update_bn does for an averaged model: the statistics
+// reset, then their cumulative mean over `batches` batches of `batch` images made from noise
+// drawn from `noise` (labels 0, 1, 2, ... for conditional generators), in training mode, without
+// gradients. False, and nothing changed, for a generator without BatchNorm. Leaves G in training
+// mode (the caller restores its mode).
+bool recompute_batchnorm_statistics(Generator& G, int64_t batches, int64_t batch, at::Generator noise,
+                                    const c10::Device& device);
+
 // Images resized (antialiased bilinear) to size x size and converted to `channels` (grey is
 // the channel mean), for an evaluator with a fixed input such as the 28x28 MNIST classifier.
 at::Tensor fit_images(const at::Tensor& images, int64_t channels, int64_t size);

@@ -85,11 +85,14 @@ class AveragesInUse {
  public:
   explicit AveragesInUse(const std::vector<WeightAverage>& averages) {
     torch::NoGradGuard no_grad;
-    for (const auto& a : averages)
-      for (size_t i = 0; i < a.live.size(); ++i) {
-        trained_.emplace_back(a.live[i], a.live[i].clone());
-        a.live[i].copy_(a.mean[i]);
-      }
+    auto use = [this](const at::Tensor& live, const at::Tensor& average) {
+      trained_.emplace_back(live, live.clone());
+      live.copy_(average);
+    };
+    for (const auto& a : averages) {
+      for (size_t i = 0; i < a.live.size(); ++i) use(a.live[i], a.mean[i]);
+      for (size_t i = 0; i < a.statistics.size(); ++i) use(a.live_buffers[i], a.statistics[i]);
+    }
   }
   ~AveragesInUse() {
     torch::NoGradGuard no_grad;
@@ -180,6 +183,7 @@ Trainer::Trainer(Config config, fs::path run_dir)
   schedule_.n_epochs_decay = config_.get_int("n_epochs_decay");
   ema_kimg_ = config_.get_float("ema_kimg");
   ema_rampup_ = config_.get_float("ema_rampup");
+  ema_statistics_ = config_.get_string("ema_batchnorm") == "recompute";
 }
 
 Trainer::~Trainer() = default;
@@ -923,6 +927,7 @@ void Trainer::sync_with_writer(const std::string& key) {
 void Trainer::evaluate(MetricRow& row, bool* improved) {
   auto t0 = std::chrono::steady_clock::now();
   std::optional<Evaluation> ev;
+  refresh_average_statistics();
   {
     KeepTrainingState keep(networks_);
     AveragesInUse average(averages_);
@@ -1050,6 +1055,7 @@ void Trainer::end_epoch(double seconds) {
 
 std::optional<Image> Trainer::epoch_picture() {
   std::optional<Visual> visual;
+  refresh_average_statistics();
   {
     KeepTrainingState keep(networks_);
     AveragesInUse average(averages_);
@@ -1091,6 +1097,7 @@ void Trainer::write_progress_animation() {
 }
 
 void Trainer::write_final_artifacts() {
+  refresh_average_statistics();
   {
     KeepTrainingState keep(networks_);
     AveragesInUse average(averages_);
@@ -1118,6 +1125,7 @@ void Trainer::write_final_artifacts() {
 }
 
 void Trainer::write_weights() {
+  refresh_average_statistics();
   for (const auto& n : networks_) save_state_dict(run_dir_ / "weights" / (n.name + ".pt"), module_state(*n.module));
   for (const auto& a : averages_) save_state_dict(run_dir_ / "weights" / (a.network + "_ema.pt"), average_state(a));
 }
@@ -1132,7 +1140,31 @@ void Trainer::start_averages() {
       a.live.push_back(p.value());
       a.mean.push_back(p.value().detach().clone());
     }
+    if (ema_statistics_)
+      for (const auto& b : network(name).named_buffers(/*recurse=*/true)) {
+        a.buffer_keys.push_back(b.key());
+        a.live_buffers.push_back(b.value());
+      }
     averages_.push_back(std::move(a));
+  }
+}
+
+void Trainer::refresh_average_statistics() {
+  auto stale = [this](const WeightAverage& a) { return !a.live_buffers.empty() && a.statistics_step != global_step_; };
+  if (std::none_of(averages_.begin(), averages_.end(), stale)) return;
+  // The average's weights in the network, its buffers and random streams given back afterwards.
+  KeepTrainingState keep(networks_);
+  AveragesInUse average(averages_);
+  for (auto& a : averages_) {
+    if (!stale(a)) continue;
+    if (!recipe_->recompute_statistics(a.network)) {
+      a.buffer_keys.clear();  // no BatchNorm, or none the recipe uses: the network's own, always
+      a.live_buffers.clear();
+      continue;
+    }
+    a.statistics.clear();
+    for (const auto& b : a.live_buffers) a.statistics.push_back(b.detach().clone());
+    a.statistics_step = global_step_;
   }
 }
 
@@ -1161,7 +1193,9 @@ NamedTensors Trainer::average_state(const WeightAverage& average) const {
     if (n.name == average.network) state = module_state(*n.module);
   std::map<std::string, at::Tensor> mean;
   for (size_t i = 0; i < average.keys.size(); ++i) mean[average.keys[i]] = average.mean[i];
-  // The averaged parameters; the buffers (BatchNorm's running statistics) are the network's own.
+  // The averaged parameters, and BatchNorm's running statistics recomputed for them where there
+  // are (else the network's own buffers).
+  for (size_t i = 0; i < average.statistics.size(); ++i) mean[average.buffer_keys[i]] = average.statistics[i];
   for (auto& [k, t] : state)
     if (auto it = mean.find(k); it != mean.end()) t = it->second;
   return state;
@@ -1181,6 +1215,7 @@ std::optional<c10::impl::GenericDict> Trainer::checkpoint_dict() {
   if (group_) gather_rank_states(mid_epoch);
   if (mid_epoch) sums = global_loss_sums();
   if (!writer()) return std::nullopt;
+  refresh_average_statistics();
   auto d = make_dict();
   d.insert("format", std::string(kCheckpointFormat));
   d.insert("version", kCheckpointVersion);

@@ -39,11 +39,17 @@ std::pair<std::string, std::filesystem::path> split_init_from(const std::string&
 bool file_names_network(const std::filesystem::path& file, const std::string& net);
 
 // A moving average of one network's parameters (ema_kimg): `live` are the network's own
-// parameter tensors, `mean` their average, `keys` their state_dict names.
+// parameter tensors, `mean` their average, `keys` their state_dict names. With BatchNorm
+// (ema_batchnorm recompute), `statistics` are the running statistics recomputed for the average
+// at step `statistics_step` (the network's buffers `live_buffers`, named `buffer_keys`); empty
+// where the network has none or the recipe does not use them: then the network's own are used.
 struct WeightAverage {
   std::string network;
   std::vector<std::string> keys;
   std::vector<at::Tensor> live, mean;
+  std::vector<std::string> buffer_keys;
+  std::vector<at::Tensor> live_buffers, statistics;
+  int64_t statistics_step = -1;
 };
 
 class Trainer {
@@ -156,6 +162,9 @@ class Trainer {
   // `batch_images` images (the global batch); a state_dict with the averaged parameters.
   void start_averages();
   void update_averages(int64_t batch_images);
+  // The running statistics of the averages recomputed for their present weights where they are
+  // older (ema_batchnorm recompute; rank 0 only: they serve pictures, evaluation and files).
+  void refresh_average_statistics();
   NamedTensors average_state(const WeightAverage& average) const;
   // Images of one epoch (all ranks), for the average's ramp-up.
   int64_t images_per_epoch() const;
@@ -190,6 +199,7 @@ class Trainer {
 
   std::vector<WeightAverage> averages_;
   double ema_kimg_ = 0, ema_rampup_ = 0;  // the options, read once
+  bool ema_statistics_ = true;            // ema_batchnorm recompute
   int64_t epoch_images_ = 0;  // images_per_epoch(), once known
 
   // Data-parallel state (a world of one: no group).
