@@ -184,20 +184,26 @@ int run_train(const TrainArgs& a) {
       trainer.set_group(world.group);
       trainer.load_data();
       if (spec.rank == 0) {
-        prepare_output_dir(run_dir, a.force, kept);
-        folder_made = true;
-        lock = std::make_unique<RunFolderLock>(run_dir);
         print_run_header(config, run_dir, threads);
         if (world.group)
           std::printf("data-parallel: %d ranks (%s), %lld examples per rank per batch\n", spec.world_size,
                       world.backend == "nccl" ? "gradients over NCCL, the rest over Gloo" : "Gloo",
                       (long long)(config.get_int("batch_size") / spec.world_size));
       }
-      trainer.start_new();
+      // The networks built and their --init-from weights loaded before the folder is prepared:
+      // a failure here (options too large, weights of another model) leaves a run that --force
+      // was to replace as it was.
+      trainer.start_new(/*write_config=*/false);
       if (!a.init_from.empty()) {
         std::vector<fs::path> files(a.init_from.begin(), a.init_from.end());
         trainer.init_from(files);
       }
+      if (spec.rank == 0) {
+        prepare_output_dir(run_dir, a.force, kept);
+        folder_made = true;
+        lock = std::make_unique<RunFolderLock>(run_dir);
+      }
+      trainer.write_config();
       install_stop_handlers(spec.rank == 0);
       return trainer.train();
     } catch (...) {
@@ -224,6 +230,19 @@ int run_resume(const ResumeArgs& a) {
   const dist::WorldSpec spec = dist::read_world(a.dist_init);
   if (spec.rank == 0) check_run_folder_free(a.run_dir);
   Checkpoint ck = Checkpoint::read(Checkpoint::locate(a.run_dir));
+  // A checkpoint copied in from another run would train that run here, over this one's files.
+  if (const fs::path own = fs::path(a.run_dir) / "config.toml"; fs::exists(own, ec)) {
+    std::optional<std::string> folder_model;
+    try {
+      folder_model = Config::peek_string(read_file(own, "run config"), "model", own.string()).value_or("mlp-gan");
+    } catch (const std::exception&) {
+      // A damaged config.toml: the checkpoint's own copy of the configuration decides.
+    }
+    const std::string ck_model = ck.config({}).get_string("model");
+    if (folder_model && *folder_model != ck_model)
+      throw Error(ck.path().string() + " is a checkpoint of model " + ck_model + ", and the run folder's config.toml is of " +
+                  *folder_model + ": the checkpoint belongs to another run; resume that run's folder instead");
+  }
   if (a.epochs > 0 && a.epochs < ck.get_int("epoch"))
     throw UsageError("resume --epochs " + std::to_string(a.epochs) + ": the run has already done " +
                      std::to_string(ck.get_int("epoch")) + " epochs; give a larger total to train further");
@@ -233,10 +252,12 @@ int run_resume(const ResumeArgs& a) {
   if (a.threads >= 0) overrides.emplace_back("threads", std::to_string(a.threads));
   // Options that change only how the run is carried out, never what it computes: a resumed run
   // stays the run it was (its seed, batch size and networks come from the checkpoint). The
-  // exception: a linear learning-rate schedule may be lengthened (to train on past its end, as
-  // the reference's continued training does); the next epochs follow the new schedule.
-  static const std::set<std::string> changeable = {"progress",     "async_writes", "cuda_graphs", "checkpoint_every",
-                                                   "dist_timeout", "dist_backend", "n_epochs",    "n_epochs_decay"};
+  // exceptions: a linear learning-rate schedule may be lengthened (to train on past its end, as
+  // the reference's continued training does; the next epochs follow the new schedule), and
+  // data_dir, for the same data moved to another folder.
+  static const std::set<std::string> changeable = {"progress",     "async_writes", "cuda_graphs",    "checkpoint_every",
+                                                   "dist_timeout", "dist_backend", "n_epochs",       "n_epochs_decay",
+                                                   "data_dir"};
   const Config saved = ck.config({});
   for (const auto& kv : a.sets) {
     auto [key, value] = split_assignment(kv);
@@ -252,6 +273,7 @@ int run_resume(const ResumeArgs& a) {
       throw UsageError("resume --set " + key + ": a resumed run keeps the options it was started with; it can "
                        "change only " + list + " (use --epochs, --device, --threads for those)");
     }
+    if (key == "data_dir" && !value.empty()) value = fs::absolute(value, ec).lexically_normal().string();
     overrides.emplace_back(key, value);
   }
   Config config = ck.config(overrides);
@@ -350,6 +372,10 @@ int run_sample(const SampleArgs& a) {
   }
   // Every output checked before anything is written: a folder to write in for each, a PNG name
   // for the grid, single images not mixed into an earlier set.
+  auto not_a_folder = [](const fs::path& file, const std::string& what) {
+    std::error_code ec;
+    if (fs::is_directory(file, ec)) throw UsageError(what + ": " + file.string() + " is a folder; give a file name");
+  };
   auto writable_folder = [](const fs::path& dir, const std::string& what) {
     std::error_code ec;
     fs::create_directories(dir.empty() ? fs::path(".") : dir, ec);
@@ -361,9 +387,13 @@ int run_sample(const SampleArgs& a) {
     std::string ext = fs::path(a.out).extension().string();
     for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext != ".png") throw UsageError("sample --out " + a.out + ": the grid is written as PNG; give a .png name");
+    not_a_folder(a.out, "sample --out");
     writable_folder(fs::path(a.out).parent_path(), "sample --out " + a.out);
   }
-  if (!a.idx.empty()) writable_folder(fs::path(a.idx).parent_path(), "sample --idx " + a.idx);
+  if (!a.idx.empty()) {
+    not_a_folder(a.idx, "sample --idx");
+    writable_folder(fs::path(a.idx).parent_path(), "sample --idx " + a.idx);
+  }
   if (!a.single_dir.empty()) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(a.single_dir, ec))

@@ -124,12 +124,23 @@ int run_translate(const TranslateArgs& a) {
   std::vector<fs::path> files;
   fs::path base;
   if (fs::is_directory(input, ec)) {
+    // The translations would overwrite the inputs (PNGs) or mix with them.
+    const fs::path out(a.out);
+    if (path_within(out, input) || path_within(input, out)) {
+      const bool inside = path_within(out, input), same = inside && path_within(input, out);
+      throw UsageError("translate: --out " + out.string() + (same ? " is" : inside ? " lies in" : " holds") +
+                       " the input folder " + input.string() +
+                       ": the translations would overwrite or mix with the inputs; choose an output folder outside it");
+    }
     files = list_image_files(input);
     if (files.empty()) throw Error("input folder " + input.string() + " holds no JPEG or PNG images (.jpg, .jpeg, .png)");
     base = input;
   } else {
     files = {input};
     base = input.parent_path();
+    if (path_within(fs::path(a.out) / fs::path(input.filename()).replace_extension(".png"), input))
+      throw UsageError("translate: the translation of " + input.string() + " would be written over it (--out " + a.out +
+                       "); choose another output folder");
   }
   const int64_t n = static_cast<int64_t>(files.size());
   at::Tensor inputs = at::empty({n, t.in_channels, size, size}, at::kByte);

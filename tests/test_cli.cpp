@@ -10,6 +10,7 @@
 #include "forgery/core/fs.h"
 #include "forgery/data/idx.h"
 #include "forgery/io/image.h"
+#include "forgery/io/torch_file.h"
 #include "forgery/train/checkpoint.h"
 #include "test_util.h"
 
@@ -96,7 +97,19 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   fs::remove_all(tmp_ / "run" / "checkpoints" / "mine");
   r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set seed=2 " + data() + " --force --out '" + run + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(read_file(tmp_ / "run" / "weights" / "generator.pt"), first);
+  const std::string second = read_file(tmp_ / "run" / "weights" / "generator.pt");
+  EXPECT_NE(second, first);
+  // A --force run that fails on its --init-from weights or its networks' options, before it
+  // starts, keeps the run it was to replace.
+  save_state_dict(tmp_ / "other.pt", {{"x", at::zeros({3})}});
+  r = run_forgery("train gan-mnist --epochs 1 --force " + data() + " --init-from '" + (tmp_ / "other.pt").string() +
+                      "' --out '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("other.pt"), std::string::npos) << r.err;
+  r = run_forgery("train dcgan-mnist --epochs 1 --force --set image_size=48 " + data() + " --out '" + run + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(read_file(tmp_ / "run" / "weights" / "generator.pt"), second);
+  EXPECT_TRUE(fs::exists(tmp_ / "run" / "checkpoints" / "last.pt"));
   // Nor a folder that holds the data the run reads (or a file it starts from).
   fs::rename(tmp_ / "data", tmp_ / "run" / "samples" / "data");
   r = run_forgery("train gan-mnist --epochs 1 --force --data '" + (tmp_ / "run" / "samples" / "data").string() +
@@ -110,6 +123,49 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--force would remove the --init-from file"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(tmp_ / "run" / "weights" / "generator.pt"));
+}
+
+// resume checks that the checkpoint is of the folder's own run, and follows data that moved.
+TEST_F(Cli, ResumeRefusesAnotherRunsCheckpointAndFollowsMovedData) {
+  const std::string a = (tmp_ / "a").string(), b = (tmp_ / "b").string();
+  auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off " + data() + " --out '" + a + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("train dcgan-mnist --epochs 1 --set progress=off --set image_size=16 --set ngf=4 --set ndf=4 " + data() +
+                      " --out '" + b + "'", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path own = tmp_ / "a" / "checkpoints" / "last.pt";
+  fs::rename(own, tmp_ / "own.pt");
+  fs::copy_file(tmp_ / "b" / "checkpoints" / "last.pt", own);
+  const std::string metrics = read_file(tmp_ / "a" / "metrics.jsonl");
+  r = expect_refused("resume '" + a + "' --epochs 2", 1, "is a checkpoint of model dcgan, and the run folder's config.toml is of mlp-gan");
+  EXPECT_EQ(read_file(tmp_ / "a" / "metrics.jsonl"), metrics);
+  fs::remove(own);
+  fs::rename(tmp_ / "own.pt", own);
+  // The data moved: named as missing; --set data_dir follows it.
+  fs::rename(tmp_ / "data", tmp_ / "moved");
+  r = expect_refused("resume '" + a + "' --epochs 2 --set progress=off", 1, "does not exist");
+  r = run_forgery("resume '" + a + "' --epochs 2 --set progress=off --set data_dir=moved", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(tmp_ / "a" / "config.toml").find((tmp_ / "moved").string()), std::string::npos);
+  fs::rename(tmp_ / "moved", tmp_ / "data");
+}
+
+// Learning rates that blow the weights up: the run stops and says so, whichever loss meets the NaNs
+// first (BCE refuses them within a step; LSGAN's mean shows them at the epoch's end), and writes
+// no checkpoint of the diverged weights.
+TEST_F(Cli, ADivergedRunStopsAndSaysSo) {
+  const std::string run = (tmp_ / "run").string();
+  for (const std::string loss : {"bce", "lsgan"}) {
+    fs::remove_all(run);
+    auto r = run_forgery("train gan-mnist --epochs 1 --set progress=off --set lr_g=1e30 --set lr_d=1e30 --set loss=" + loss +
+                             " " + data() + " --out '" + run + "'",
+                         tmp_.path());
+    EXPECT_EQ(r.exit_code, 1) << loss << "\n" << r.err;
+    EXPECT_NE(r.err.find("training diverged in"), std::string::npos) << loss << "\n" << r.err;
+    EXPECT_NE(r.err.find("no longer finite numbers"), std::string::npos) << loss << "\n" << r.err;
+    EXPECT_NE(r.err.find("lower the learning rates"), std::string::npos) << loss << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(tmp_ / "run" / "checkpoints" / "last.pt")) << loss;
+  }
 }
 
 // A run that fails before its first checkpoint takes back its folder, so that the same command
@@ -177,6 +233,16 @@ TEST_F(Cli, SampleChecksItsOutputsBeforeWritingAny) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = expect_refused("sample '" + run + "' --n 4 --out '" + (tmp_ / "grid.jpg").string() + "'",
                      2, "the grid is written as PNG; give a .png name");
+  // An output name that is a folder is refused before the other outputs are written.
+  fs::create_directories(tmp_ / "adir");
+  r = expect_refused("sample '" + run + "' --n 4 --out '" + (tmp_ / "first.png").string() + "' --idx '" +
+                         (tmp_ / "adir").string() + "'",
+                     2, "sample --idx: " + (tmp_ / "adir").string() + " is a folder; give a file name");
+  EXPECT_FALSE(fs::exists(tmp_ / "first.png"));
+  // A seed beyond the generator's 32 bits would repeat a smaller one's noise.
+  r = expect_refused("sample '" + run + "' --n 4 --seed 4294967296 --out '" + (tmp_ / "grid.png").string() + "'",
+                     2, "at most 4294967295, got '4294967296'");
+  EXPECT_FALSE(fs::exists(tmp_ / "grid.png"));
   const std::string single = (tmp_ / "single").string();
   r = run_forgery("sample '" + run + "' --n 4 --single '" + single + "'", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;

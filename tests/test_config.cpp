@@ -107,6 +107,38 @@ TEST(Config, ValuesOutOfRangeAreRejected) {
             std::string::npos);
   EXPECT_NE(error_of([] { build_config("gan-mnist", {"ema_rampup=0.05"}); }).find("ema_rampup needs ema_kimg"),
             std::string::npos);
+  // Seeds beyond the generator's 32 bits would repeat smaller ones.
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"seed=4294967296"}); }).find("option seed must be between 0 and 4294967295"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { build_config("gan-mnist", {"seed=-1"}); }).find("option seed"), std::string::npos);
+  EXPECT_EQ(build_config("gan-mnist", {"seed=4294967295"}).get_int("seed"), 4294967295LL);
+  // Another model under a preset's options: the message says why its options do not fit.
+  const std::string other = error_of([] { build_config("gan-mnist", {"model=dcgan"}); });
+  EXPECT_NE(other.find("--set model=dcgan keeps preset gan-mnist's options, which are those of mlp-gan"),
+            std::string::npos) << other;
+}
+
+// lr_policy linear: a new run trains its whole schedule, as the reference trains n_epochs +
+// n_epochs_decay, unless epochs is given; a config.toml's fixed epochs stays.
+TEST(Config, EpochsFollowALinearScheduleUnlessGiven) {
+  EXPECT_EQ(build_config("pix2pix-facades", {}).get_int("epochs"), 200);
+  EXPECT_EQ(build_config("pix2pix-facades", {"n_epochs=150"}).get_int("epochs"), 250);
+  EXPECT_EQ(build_config("cyclegan-horse2zebra", {"n_epochs=5", "n_epochs_decay=5"}).get_int("epochs"), 10);
+  EXPECT_EQ(build_config("pix2pix-facades", {"n_epochs=150", "epochs=20"}).get_int("epochs"), 20);
+  EXPECT_EQ(build_config("pix2pix-facades", {"epochs=20", "n_epochs=150"}).get_int("epochs"), 20);
+  // A constant rate has no schedule to follow.
+  EXPECT_EQ(build_config("gan-mnist", {"n_epochs=3"}).get_int("epochs"), 200);
+  EXPECT_EQ(build_config("gan-mnist", {"lr_policy=linear", "n_epochs=3", "n_epochs_decay=4"}).get_int("epochs"), 7);
+  TempDir tmp;
+  // A file without epochs trains its schedule; one whose epochs is not the schedule's length keeps it.
+  std::ofstream(tmp / "short.toml") << "model = \"pix2pix\"\nlr_policy = \"linear\"\nn_epochs = 4\nn_epochs_decay = 6\n";
+  EXPECT_EQ(build_config((tmp / "short.toml").string(), {}).get_int("epochs"), 10);
+  Config run = build_config("pix2pix-facades", {"epochs=30"});
+  std::ofstream(tmp / "config.toml") << run.to_toml();
+  EXPECT_EQ(build_config((tmp / "config.toml").string(), {"n_epochs=120"}).get_int("epochs"), 30);
+  // Resuming (a checkpoint's copy of the config) never moves epochs by itself.
+  EXPECT_EQ(config_from_toml(build_config("pix2pix-facades", {}).to_toml(), "ck", {{"n_epochs", "150"}}).get_int("epochs"),
+            200);
 }
 
 TEST(Config, UnknownPresetIsNamed) {

@@ -95,6 +95,29 @@ TEST(ImageFolder, LabelsFromFirstLevelFoldersAndPixelsAsTorchvision) {
   EXPECT_EQ(g.pixels.sizes(), (std::vector<int64_t>{5, 1, 32, 32}));
 }
 
+// Formats torchvision's ImageFolder reads and Forgery does not are left out, and said once per
+// folder (a mixed folder would otherwise train on fewer images than the reference without a word).
+TEST(ImageFolder, ImagesInOtherFormatsAreLeftOutWithAWarning) {
+  TempDir tmp;
+  fs::create_directories(tmp / "mixed" / "sub");
+  fs::copy_file(test::fixture("images") / "cats" / "b.png", tmp / "mixed" / "b.png");
+  test::write_bytes(tmp / "mixed" / "sub" / "x.BMP", {'B', 'M'});
+  test::write_bytes(tmp / "mixed" / "y.tiff", {'I', 'I'});
+  test::write_bytes(tmp / "mixed" / "notes.txt", {'h', 'i'});
+  testing::internal::CaptureStderr();
+  std::vector<fs::path> files = list_image_files(tmp / "mixed");
+  std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename(), "b.png");
+  EXPECT_NE(err.find("warning: image folder " + (tmp / "mixed").string() + ": 2 image file(s) in formats Forgery does not read"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("sub/x.BMP"), std::string::npos) << err;
+  EXPECT_EQ(err.find("notes.txt"), std::string::npos) << err;
+  testing::internal::CaptureStderr();
+  list_image_files(tmp / "mixed");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
 TEST(ImageFolder, BadFoldersAndFilesGetClearErrors) {
   TempDir tmp;
   ImageDataOptions o;

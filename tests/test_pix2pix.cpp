@@ -5,6 +5,8 @@
 
 #include "forgery/core/error.h"
 #include "forgery/core/rng.h"
+#include "forgery/data/paired_images.h"
+#include "forgery/io/image.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/eval/image_quality.h"
 #include "forgery/io/resize.h"
@@ -45,6 +47,42 @@ class GoldenPix2pix : public ::testing::Test {
     test::expect_close(got, want, what, 1e-4, 1e-6);
   }
 };
+
+// An A|B image of odd width splits as the reference's aligned dataset splits it (w2 = int(w / 2):
+// A the left w2 columns, B the other w - w2), resized or, unresized, with B's extra column left
+// out (every crop lies inside A's width).
+TEST(PairedImages, AnOddWidthSplitsAsTheReferenceSplitsIt) {
+  Image ab{7, 3, 3, {}};
+  for (int i = 0; i < 7 * 3 * 3; ++i) ab.pixels.push_back(static_cast<uint8_t>(i * 5));
+  auto [a, b] = split_pair(ab, "ab.png");
+  EXPECT_EQ(a.width, 3);
+  EXPECT_EQ(b.width, 4);
+  EXPECT_EQ(a.height, 3);
+  EXPECT_EQ(b.height, 3);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 7; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const uint8_t want = ab.pixels[(y * 7 + x) * 3 + c];
+        const Image& half = x < 3 ? a : b;
+        const int hx = x < 3 ? x : x - 3;
+        EXPECT_EQ(half.pixels[(y * half.width + hx) * 3 + c], want) << x << "," << y << "," << c;
+      }
+  test::TempDir tmp;
+  write_png(tmp / "p.png", ab);
+  PairedLoadOptions o;
+  o.progress = ProgressMode::Off;
+  o.size = 0;
+  PairedImages kept = load_paired_images(tmp.path(), o, c10::Device(c10::kCPU));
+  ASSERT_EQ(kept.b.sizes(), at::IntArrayRef({1, 3, 3, 3}));
+  ASSERT_EQ(kept.a.sizes(), kept.b.sizes());
+  EXPECT_TRUE(at::equal(kept.b[0].permute({1, 2, 0}).contiguous(),
+                        at::from_blob(crop_image(b, 0, 0, 3, 3).pixels.data(), {3, 3, 3}, at::kByte)));
+  o.size = 5;
+  PairedImages resized = load_paired_images(tmp.path(), o, c10::Device(c10::kCPU));
+  Image b5 = resize_image(b, 5, 5, ResampleFilter::Bicubic);
+  EXPECT_TRUE(at::equal(resized.b[0].permute({1, 2, 0}).contiguous(), at::from_blob(b5.pixels.data(), {5, 5, 3}, at::kByte)));
+  EXPECT_THROW(split_pair(Image{1, 3, 3, std::vector<uint8_t>(9, 0)}, "thin.png"), Error);
+}
 
 TEST_F(GoldenPix2pix, SeededInitialisationIsTheReferences) {
   // torch.manual_seed(0); define_G(unet_128, ngf 64, batch norm, dropout); define_D(basic, 6 channels).

@@ -332,15 +332,11 @@ TEST_F(Pix2pixRun, BadInputsAreNamedAndNothingIsWritten) {
     EXPECT_FALSE(fs::exists(unwritten)) << unwritten;
   };
   const std::string train = "train pix2pix-facades-128 --epochs 1 " + tiny() + " --out '" + (tmp_ / "run").string() + "' ";
-  // A pair image of odd width.
-  fs::path odd = tmp_ / "odd";
-  write_pairs(odd, 2, 1, 32);
-  Image im = read_png(odd / "train/2.png");
-  Image cut{im.width - 1, im.height, 3, {}};
-  for (int y = 0; y < im.height; ++y)
-    cut.pixels.insert(cut.pixels.end(), im.pixels.begin() + y * im.width * 3, im.pixels.begin() + (y * im.width + cut.width) * 3);
-  write_png(odd / "train/2.png", cut);
-  expect_error(train + "--data '" + odd.string() + "'", 1, {"train/2.png", "63x32", "even width"}, tmp_ / "run");
+  // A pair image too narrow to split.
+  fs::path narrow = tmp_ / "narrow";
+  write_pairs(narrow, 2, 1, 32);
+  write_png(narrow / "train/2.png", Image{1, 32, 3, std::vector<uint8_t>(96, 100)});
+  expect_error(train + "--data '" + narrow.string() + "'", 1, {"train/2.png", "1x32", "too narrow"}, tmp_ / "run");
   // Images smaller than the crop (no resizing).
   fs::path small = tmp_ / "small";
   write_pairs(small, 2, 1, 64);
@@ -351,6 +347,10 @@ TEST_F(Pix2pixRun, BadInputsAreNamedAndNothingIsWritten) {
   expect_error(train + "--data '" + (tmp_ / "empty").string() + "'", 1, {"empty/train", "holds no JPEG or PNG"}, tmp_ / "run");
   fs::create_directories(tmp_ / "notrain/val");
   expect_error(train + "--data '" + (tmp_ / "notrain").string() + "'", 1, {"notrain has no train/ folder"}, tmp_ / "run");
+  expect_error(train + "--data '" + (tmp_ / "nowhere").string() + "'", 1, {"pix2pix data folder", "nowhere does not exist"},
+               tmp_ / "run");
+  std::ofstream(tmp_ / "afile") << "x";
+  expect_error(train + "--data '" + (tmp_ / "afile").string() + "'", 1, {"afile is not a folder"}, tmp_ / "run");
   // --direction misspelt, in training and in translation.
   expect_error(train + pairs() + " --set direction=AtoC", 2, {"option direction 'AtoC': AtoB or BtoA"}, tmp_ / "run");
   auto r = run_forgery(train + pairs(), tmp_.path());
@@ -366,6 +366,17 @@ TEST_F(Pix2pixRun, BadInputsAreNamedAndNothingIsWritten) {
   fs::copy_file(tmp_ / "pairs/val/1.png", tmp_ / "mixed/1.png");
   std::ofstream(tmp_ / "mixed/2.png") << "\x89PNG truncated";
   expect_error(translate + "--input '" + (tmp_ / "mixed").string() + "'", 1, {"mixed/2.png"}, tmp_ / "out");
+  // Translations over their own inputs, or into (or around) the input folder, are refused.
+  fs::remove(tmp_ / "mixed/2.png");
+  const std::string input_png = read_file(tmp_ / "mixed/1.png");
+  const std::string into = "translate '" + (tmp_ / "run").string() + "' --device cpu --input '";
+  expect_error(into + (tmp_ / "mixed").string() + "' --out '" + (tmp_ / "mixed").string() + "'", 2,
+               {"--out", "is the input folder", "would overwrite or mix with the inputs"}, tmp_ / "mixed/index.html");
+  expect_error(into + (tmp_ / "mixed").string() + "' --out '" + (tmp_ / "mixed/sub").string() + "'", 2,
+               {"lies in the input folder"}, tmp_ / "mixed/sub");
+  expect_error(into + (tmp_ / "mixed/1.png").string() + "' --out '" + (tmp_ / "mixed").string() + "'", 2,
+               {"mixed/1.png would be written over it"}, tmp_ / "mixed/index.html");
+  EXPECT_EQ(read_file(tmp_ / "mixed/1.png"), input_png);
   // A reference state_dict of another architecture: the missing and unexpected keys and the shapes.
   expect_error("translate '" + (tmp_ / "run/weights/G.pt").string() +
                    "' --preset pix2pix-facades --input '" + (tmp_ / "pairs/val/1.png").string() + "' --out '" +

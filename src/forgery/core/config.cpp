@@ -209,19 +209,22 @@ std::string ascii_toml(const std::string& text, const std::string& source) {
   }
   return out;
 }
-}  // namespace
 
-void Config::merge_toml(const std::string& text, const std::string& source) {
+toml::table parse_top(const std::string& text, const std::string& source) {
   const std::string ascii = ascii_toml(text, source);
-  toml::table table;
   try {
-    table = toml::parse(ascii, source);
+    return toml::parse(ascii, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << source << ": invalid TOML at line " << e.source().begin.line << ", column "
         << e.source().begin.column << ": " << e.description();
     throw UsageError(msg.str());
   }
+}
+}  // namespace
+
+void Config::merge_toml(const std::string& text, const std::string& source) {
+  const toml::table table = parse_top(text, source);
   for (auto&& [k, node] : table) {
     std::string key(k.str());
     const auto& s = spec(key, source);
@@ -323,17 +326,13 @@ std::string Config::to_toml() const {
 
 std::optional<std::string> Config::peek_string(const std::string& text, const std::string& key,
                                                const std::string& source) {
-  const std::string ascii = ascii_toml(text, source);
-  try {
-    auto table = toml::parse(ascii, source);
-    if (auto v = table[key].value<std::string>()) return *v;
-    return std::nullopt;
-  } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << source << ": invalid TOML at line " << e.source().begin.line << ", column "
-        << e.source().begin.column << ": " << e.description();
-    throw UsageError(msg.str());
-  }
+  auto table = parse_top(text, source);
+  if (auto v = table[key].value<std::string>()) return *v;
+  return std::nullopt;
+}
+
+bool Config::peek_has(const std::string& text, const std::string& key, const std::string& source) {
+  return parse_top(text, source).contains(key);
 }
 
 }  // namespace forgery

@@ -54,6 +54,8 @@ class Config {
   // Top-level string value of a TOML document without a schema (to find `model` first).
   static std::optional<std::string> peek_string(const std::string& text, const std::string& key,
                                                 const std::string& source);
+  // Whether a TOML document names a top-level key.
+  static bool peek_has(const std::string& text, const std::string& key, const std::string& source);
 
  private:
   const OptionSpec& spec(const std::string& key, const std::string& source) const;

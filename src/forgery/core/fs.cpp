@@ -128,6 +128,12 @@ std::string without_temporary_suffix(const std::string& name) {
 
 }  // namespace
 
+void require_folder(const fs::path& dir, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw Error(what + " " + dir.string() + " does not exist");
+  if (!fs::is_directory(dir, ec)) throw Error(what + " " + dir.string() + " is not a folder");
+}
+
 bool path_within(const fs::path& inner, const fs::path& outer) {
   std::error_code ec;
   const fs::path i = fs::weakly_canonical(fs::absolute(inner, ec), ec);

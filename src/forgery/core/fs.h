@@ -58,6 +58,8 @@ struct KeptPath {
 // Whether `inner` is `outer` or lies below it, as they are on disk (links resolved; either may
 // not exist yet).
 bool path_within(const fs::path& inner, const fs::path& outer);
+// An Error naming `what` and `dir` where `dir` does not exist or is not a folder.
+void require_folder(const fs::path& dir, const std::string& what);
 
 // Whether `name` is one of the entries Forgery writes in a run folder (config.toml, checkpoints,
 // samples, ..., their temporaries): what --force may remove.

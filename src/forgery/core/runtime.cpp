@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -90,6 +91,16 @@ void keep_mkl_thread_count() {
 int configure_threads(int requested) {
   if (requested < 0) throw UsageError("threads: must be 0 (one per physical core) or a positive count");
   int n = requested > 0 ? requested : physical_cores();
+  const int hardware = static_cast<int>(std::thread::hardware_concurrency());
+  if (requested > 0 && hardware > 0 && requested > hardware) {
+    static std::once_flag once;
+    std::call_once(once, [&] {
+      std::fprintf(stderr,
+                   "forgery: warning: %d CPU threads on a machine with %d hardware threads: the threads wait for each "
+                   "other and the run will be much slower (0 chooses one per physical core)\n",
+                   requested, hardware);
+    });
+  }
   keep_mkl_thread_count();
   at::set_num_threads(n);
   return n;

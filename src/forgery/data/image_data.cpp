@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "forgery/core/error.h"
@@ -21,26 +23,49 @@
 namespace forgery {
 
 namespace {
-bool is_image_file(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+  return ext;
+}
+
+bool is_image_file(const std::string& ext) { return ext == ".jpg" || ext == ".jpeg" || ext == ".png"; }
+
+// Formats that torchvision's ImageFolder (and so the reference programs) would read and Forgery
+// does not: left out, but said once per folder.
+bool is_unread_image_file(const std::string& ext) {
+  return ext == ".bmp" || ext == ".ppm" || ext == ".pgm" || ext == ".tif" || ext == ".tiff" || ext == ".webp";
+}
+
+void warn_unread_once(const fs::path& dir, int64_t count, const fs::path& example) {
+  static std::mutex mu;
+  static std::set<fs::path> warned;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!warned.insert(dir).second) return;
+  std::fprintf(stderr,
+               "forgery: warning: image folder %s: %lld image file(s) in formats Forgery does not read (BMP, PPM, "
+               "PGM, TIFF, WebP), such as %s, are left out; convert them to PNG or JPEG to use them\n",
+               dir.string().c_str(), static_cast<long long>(count), example.string().c_str());
 }
 
 }  // namespace
 
 std::vector<fs::path> list_image_files(const fs::path& dir) {
+  require_folder(dir, "image folder");
   std::error_code ec;
-  if (!fs::exists(dir, ec)) throw Error("image folder " + dir.string() + " does not exist");
-  if (!fs::is_directory(dir, ec)) throw Error("image folder " + dir.string() + " is not a folder");
   std::vector<fs::path> files;
+  std::vector<fs::path> unread;
   fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
   if (ec) throw Error("cannot read image folder " + dir.string() + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) throw Error("cannot read image folder " + dir.string() + ": " + ec.message());
-    if (it->is_regular_file(ec) && is_image_file(it->path())) files.push_back(it->path());
+    if (!it->is_regular_file(ec)) continue;
+    const std::string ext = lower_extension(it->path());
+    if (is_image_file(ext)) files.push_back(it->path());
+    else if (is_unread_image_file(ext)) unread.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
+  if (!unread.empty()) warn_unread_once(dir, static_cast<int64_t>(unread.size()), *std::min_element(unread.begin(), unread.end()));
   return files;
 }
 

@@ -37,7 +37,9 @@ struct ImageDataOptions {
 };
 
 // Every .jpg/.jpeg/.png below `dir` (recursive, sorted by path). Labels come from the
-// first-level sub-folder names, sorted (torchvision's ImageFolder convention).
+// first-level sub-folder names, sorted (torchvision's ImageFolder convention). Files in other
+// formats torchvision reads (BMP, PPM, PGM, TIFF, WebP) are left out with a warning on stderr,
+// once per folder.
 std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& dir);
 ImageData load_image_folder(const std::filesystem::path& dir, const ImageDataOptions& options,
                             const c10::Device& device);

@@ -17,11 +17,12 @@
 namespace forgery {
 
 std::pair<Image, Image> split_pair(const Image& ab, const std::string& name) {
-  if (ab.width % 2 != 0)
+  if (ab.width < 2)
     throw Error("pair image " + name + " is " + std::to_string(ab.width) + "x" + std::to_string(ab.height) +
-                ": an A|B pair needs an even width (two halves of equal size side by side)");
+                ": too narrow for an A|B pair (two halves side by side)");
+  // As the reference: A the left floor(width / 2) columns, B the rest (one column more where the width is odd).
   const int w = ab.width / 2;
-  return {crop_image(ab, 0, 0, w, ab.height), crop_image(ab, w, 0, w, ab.height)};
+  return {crop_image(ab, 0, 0, w, ab.height), crop_image(ab, w, 0, ab.width - w, ab.height)};
 }
 
 namespace {
@@ -62,6 +63,9 @@ PairedImages load_paired_images(const fs::path& dir, const PairedLoadOptions& o,
         ha = resize_image(ha, static_cast<int>(o.size), static_cast<int>(o.size), ResampleFilter::Bicubic);
         hb = resize_image(hb, static_cast<int>(o.size), static_cast<int>(o.size), ResampleFilter::Bicubic);
       } else {
+        // Unresized, B's extra column (an odd width) lies outside every crop: crops are drawn
+        // from A's size, as the reference draws them.
+        if (hb.width > ha.width) hb = crop_image(hb, 0, 0, ha.width, hb.height);
         if (ha.width < o.min_size || ha.height < o.min_size)
           throw Error("pair image " + files[i].string() + " has halves of " + size_text(ha) + ", smaller than the " +
                       std::to_string(o.min_size) + "x" + std::to_string(o.min_size) + " crop (crop_size)");

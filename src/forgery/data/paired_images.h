@@ -17,7 +17,8 @@
 
 namespace forgery {
 
-// A|B into its halves; an odd width is an error naming `name`.
+// A|B into its halves as the reference splits it: A the left floor(width / 2) columns, B the
+// rest; an image narrower than 2 pixels is an error naming `name`.
 std::pair<Image, Image> split_pair(const Image& ab, const std::string& name);
 
 struct PairedImages {
@@ -35,7 +36,8 @@ struct PairedLoadOptions {
 };
 
 // Every .jpg/.jpeg/.png below `dir`, sorted by path. Errors name the folder (missing, empty)
-// or the file (unreadable, odd width, of another size when sizes are kept, too small).
+// or the file (unreadable, narrower than 2 pixels, of another size when sizes are kept, too
+// small).
 PairedImages load_paired_images(const std::filesystem::path& dir, const PairedLoadOptions& options,
                                 const c10::Device& device);
 

@@ -1,4 +1,7 @@
+#include <csetjmp>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "forgery/core/error.h"
 #include "forgery/features.h"
@@ -35,28 +38,89 @@ void write_png(const fs::path& path, const Image& image) {
 
 Image read_png(const fs::path& path) { return decode_png(read_file(path, "image"), path.string()); }
 
-Image decode_png(const std::string& bytes, const std::string& name) {
-  png_image png;
-  std::memset(&png, 0, sizeof png);
-  png.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
-    throw Error("image " + name + " is not a readable PNG: " + png.message);
-  if (static_cast<uint64_t>(png.width) * png.height > kMaxImagePixels) {
-    const std::string dims = std::to_string(png.width) + " x " + std::to_string(png.height);
-    png_image_free(&png);
-    throw Error("image " + name + " is " + dims + " pixels, more than the " +
-                std::to_string(kMaxImagePixels / 1000000) + " million Forgery reads");
-  }
-  bool grey = (png.format & PNG_FORMAT_FLAG_COLOR) == 0;
-  png.format = grey ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+namespace {
+// libpng's classic reader over a byte string; its errors land here (longjmp) and become Errors.
+// Every object that outlives setjmp lives in this struct on the heap, so nothing on the stack is
+// changed between setjmp and a longjmp.
+struct PngReader {
+  const std::string* bytes = nullptr;
+  size_t pos = 0;
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  std::string message;
+  bool header_read = false;
   Image image;
-  image.width = static_cast<int>(png.width);
-  image.height = static_cast<int>(png.height);
-  image.channels = grey ? 1 : 3;
-  image.pixels.resize(PNG_IMAGE_SIZE(png));
-  if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr))
-    throw Error("image " + name + " is corrupt: " + png.message);
-  return image;
+  std::vector<png_bytep> rows;
+  std::vector<uint8_t> buffer;
+  ~PngReader() { png_destroy_read_struct(&png, info ? &info : nullptr, nullptr); }
+};
+
+void read_bytes(png_structp png, png_bytep out, png_size_t n) {
+  auto* r = static_cast<PngReader*>(png_get_io_ptr(png));
+  if (n > r->bytes->size() - r->pos) png_error(png, "the file ends early (truncated)");
+  std::memcpy(out, r->bytes->data() + r->pos, n);
+  r->pos += n;
+}
+
+void on_error(png_structp png, png_const_charp message) {
+  static_cast<PngReader*>(png_get_error_ptr(png))->message = message;
+  png_longjmp(png, 1);
+}
+
+void on_warning(png_structp, png_const_charp) {}
+}  // namespace
+
+// As PIL's Image.open(...).convert("RGB") (or "L" for grey files), which the reference programs
+// and torchvision's ImageFolder read images with: alpha and transparency dropped (not composited),
+// gAMA, sRGB, cHRM and ICC chunks ignored, 16-bit samples cut to their high byte, 1-, 2- and
+// 4-bit grey scaled to 0-255, palettes expanded to RGB.
+Image decode_png(const std::string& bytes, const std::string& name) {
+  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
+    throw Error("image " + name + " is not a readable PNG: no PNG signature");
+  auto r = std::make_unique<PngReader>();
+  r->bytes = &bytes;
+  r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, r.get(), on_error, on_warning);
+  if (!r->png || !(r->info = png_create_info_struct(r->png))) throw Error("image " + name + ": out of memory");
+  png_set_read_fn(r->png, r.get(), read_bytes);
+  if (setjmp(png_jmpbuf(r->png)))
+    throw Error("image " + name + (r->header_read ? " is corrupt: " : " is not a readable PNG: ") + r->message);
+  png_read_info(r->png, r->info);
+  r->header_read = true;
+  const png_uint_32 width = png_get_image_width(r->png, r->info), height = png_get_image_height(r->png, r->info);
+  if (static_cast<uint64_t>(width) * height > kMaxImagePixels)
+    throw Error("image " + name + " is " + std::to_string(width) + " x " + std::to_string(height) +
+                " pixels, more than the " + std::to_string(kMaxImagePixels / 1000000) + " million Forgery reads");
+  const int colour = png_get_color_type(r->png, r->info);
+  const int depth = png_get_bit_depth(r->png, r->info);
+  if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
+  if (colour == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
+  if (depth == 16) png_set_strip_16(r->png);
+  png_set_interlace_handling(r->png);
+  png_read_update_info(r->png, r->info);
+  // Grey, grey + alpha, RGB or RGB + alpha (a palette's transparency may come as alpha).
+  const int in_channels = png_get_channels(r->png, r->info);
+  const size_t row_bytes = png_get_rowbytes(r->png, r->info);
+  if (in_channels < 1 || in_channels > 4 || row_bytes != static_cast<size_t>(width) * in_channels)
+    png_error(r->png, "unexpected sample layout");
+  r->buffer.resize(row_bytes * height);
+  r->rows.resize(height);
+  for (png_uint_32 y = 0; y < height; ++y) r->rows[y] = r->buffer.data() + y * row_bytes;
+  // What follows the image data (text, IEND) is not read: a file cut after it still decodes, as in PIL.
+  png_read_image(r->png, r->rows.data());
+  const int channels = in_channels >= 3 ? 3 : 1;
+  Image& image = r->image;
+  image.width = static_cast<int>(width);
+  image.height = static_cast<int>(height);
+  image.channels = channels;
+  if (channels == in_channels) {
+    image.pixels = std::move(r->buffer);
+  } else {
+    const size_t n = static_cast<size_t>(width) * height;
+    image.pixels.resize(n * channels);
+    for (size_t i = 0; i < n; ++i)
+      for (int c = 0; c < channels; ++c) image.pixels[i * channels + c] = r->buffer[i * in_channels + c];
+  }
+  return std::move(r->image);
 }
 #else
 bool png_supported() { return false; }

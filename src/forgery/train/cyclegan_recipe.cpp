@@ -184,6 +184,7 @@ std::unique_ptr<TrainingData> CycleGanRecipe::load_data() {
   const fs::path root = config_.get_string("data_dir");
   if (root.empty())
     throw UsageError("cyclegan needs --data DIR (option data_dir): a folder with trainA/ and trainB/ (and testA/, testB/)");
+  require_folder(root, "cyclegan data folder");
   std::error_code ec;
   for (const char* sub : {"trainA", "trainB"})
     if (!fs::is_directory(root / sub, ec))

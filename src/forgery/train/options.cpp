@@ -81,17 +81,39 @@ std::pair<std::string, std::string> split_assignment(const std::string& text) {
 }
 
 Config config_from_toml(const std::string& text, const std::string& source,
-                        const std::vector<std::pair<std::string, std::string>>& overrides) {
+                        const std::vector<std::pair<std::string, std::string>>& overrides, bool new_run) {
   // The model decides which options exist; an override of `model` counts.
-  std::string model = Config::peek_string(text, "model", source).value_or("mlp-gan");
+  const std::string own_model = Config::peek_string(text, "model", source).value_or("mlp-gan");
+  std::string model = own_model;
   for (const auto& [k, v] : overrides)
     if (k == "model") model = v;
   const ModelInfo& info = find_model(model);
   Config config(common_option_specs());
   config.add_specs(recipe_option_specs(info.recipe));
   config.add_specs(info.options);
-  config.merge_toml(text, source);
-  for (const auto& [k, v] : overrides) config.set_from_string(k, v);
+  try {
+    config.merge_toml(text, source);
+  } catch (const UsageError& e) {
+    if (model == own_model) throw;
+    throw UsageError(std::string(e.what()) + " for model " + model + ": --set model=" + model + " keeps " + source +
+                     "'s options, which are those of " + own_model + "; start from a preset or config file of " + model +
+                     " instead (forgery list)");
+  }
+  auto schedule_length = [&config] { return config.get_int("n_epochs") + config.get_int("n_epochs_decay"); };
+  const bool follow = new_run && (!Config::peek_has(text, "epochs", source) || config.get_int("epochs") == schedule_length());
+  bool epochs_given = false;
+  for (const auto& [k, v] : overrides) {
+    config.set_from_string(k, v);
+    epochs_given = epochs_given || k == "epochs";
+  }
+  if (follow && !epochs_given && config.get_string("lr_policy") == "linear" && schedule_length() > 0)
+    config.set("epochs", schedule_length());
+  // LibTorch's CPU generator, as PyTorch's, keeps the low 32 bits of a seed. (New runs only: a
+  // run started before this check resumes as it was.)
+  if (new_run && (config.get_int("seed") < 0 || config.get_int("seed") > 4294967295LL))
+    throw UsageError("option seed must be between 0 and 4294967295, got " + std::to_string(config.get_int("seed")) +
+                     " (LibTorch's random generator, as PyTorch's, keeps the low 32 bits of a seed, so a larger one "
+                     "would repeat a smaller one's run)");
   validate_config(config);
   return config;
 }
@@ -114,7 +136,7 @@ Config build_config(const std::string& preset_or_file, const std::vector<std::st
   }
   std::vector<std::pair<std::string, std::string>> overrides;
   for (const auto& s : sets) overrides.push_back(split_assignment(s));
-  return config_from_toml(text, source, overrides);
+  return config_from_toml(text, source, overrides, /*new_run=*/true);
 }
 
 void validate_config(const Config& c) {

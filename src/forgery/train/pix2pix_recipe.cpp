@@ -120,6 +120,7 @@ std::unique_ptr<TrainingData> Pix2PixRecipe::load_data() {
   const fs::path root = config_.get_string("data_dir");
   if (root.empty())
     throw UsageError("pix2pix needs --data DIR (option data_dir): a folder with train/ (and val/ or test/) A|B pairs");
+  require_folder(root, "pix2pix data folder");
   const fs::path train = root / "train";
   std::error_code ec;
   if (!fs::is_directory(train, ec))

@@ -261,7 +261,7 @@ void Trainer::set_learning_rates() {
   }
 }
 
-void Trainer::start_new() {
+void Trainer::start_new(bool write_config_now) {
   seed_everything(static_cast<uint64_t>(config_.get_int("seed")));
   // Networks are created (and initialised) first, in the reference program's order, so the
   // same seed gives the same initial weights as the PyTorch program after torch.manual_seed.
@@ -269,6 +269,10 @@ void Trainer::start_new() {
   recipe_->start_new();
   if (group_) start_rank_streams();
   set_learning_rates();
+  if (write_config_now) write_config();
+}
+
+void Trainer::write_config() {
   if (writer()) atomic_write_file(run_dir_ / "config.toml", config_.to_toml());
 }
 
@@ -617,7 +621,7 @@ void Trainer::load_data() {
 int64_t Trainer::batches_per_epoch() const {
   if (!data_) throw std::logic_error("Trainer::batches_per_epoch before the data is loaded");
   const int64_t n = data_->size(), b = config_.get_int("batch_size");
-  int64_t nb = config_.get_bool("drop_last") ? n / b : (n + b - 1) / b;
+  int64_t nb = config_.get_bool("drop_last") ? n / b : n / b + (n % b != 0);  // no n + b - 1: b may be huge
   // Equal shares: a last partial batch smaller than the world is left out.
   if (world_ > 1 && nb > 0 && (n - (nb - 1) * b) < world_) --nb;
   return nb;
@@ -778,7 +782,7 @@ int Trainer::train() {
       int64_t len = 0;
       const at::Tensor index = shard(batch_, &len);
       std::vector<LossValue> step_losses;
-      {
+      try {
         AutocastScope autocast(device_, precision_);
         Batch batch = data_->batch(index);
         recipe_->prepare_batch(batch);
@@ -792,6 +796,16 @@ int Trainer::train() {
         } else {
           step_losses = recipe_->train_step(batch, ctx);
         }
+      } catch (const c10::Error& e) {
+        // Weights that blew up, or a loss that refuses a NaN (BCE's probabilities must lie in
+        // [0, 1], which a sigmoid's output leaves only as NaN, from overflowing activations).
+        const std::string what = e.what_without_backtrace();
+        const std::string net = first_non_finite_network();
+        if (!net.empty() || what.find("should be between 0 and 1") != std::string::npos)
+          throw Error(divergence_message("step " + std::to_string(global_step_ + 1) + " of epoch " +
+                                             std::to_string(epoch_ + 1),
+                                         net, "LibTorch: " + what.substr(0, what.find('\n'))));
+        throw;
       }
       if (!averages_.empty()) update_averages(len);
       for (const auto& l : step_losses) {
@@ -946,6 +960,27 @@ void Trainer::evaluate(MetricRow& row, bool* improved) {
   std::fflush(stdout);
 }
 
+std::string Trainer::first_non_finite_network() const {
+  torch::NoGradGuard no_grad;
+  try {
+    for (const auto& n : networks_)
+      for (const auto& p : n.module->parameters())
+        if (p.is_floating_point() && !at::isfinite(p).all().item<bool>()) return n.name;
+  } catch (const c10::Error&) {
+    // A device that fails here too (after a failed step): the step's own error is the one to tell.
+  }
+  return "";
+}
+
+std::string Trainer::divergence_message(const std::string& where, const std::string& network,
+                                        const std::string& detail) const {
+  return "training diverged in " + where + ": " +
+         (network.empty() ? std::string("the networks' outputs or losses are no longer finite numbers")
+                          : "the weights of " + network + " are no longer finite numbers") +
+         " (" + detail + "). The run's last checkpoint, if it has one, is the last good state: lower the learning "
+         "rates (--set lr_g=..., lr_d=..., or lr) and train again, or check the weights given to --init-from";
+}
+
 void Trainer::end_epoch(double seconds) {
   ++epoch_;
   in_epoch_ = false;
@@ -957,6 +992,10 @@ void Trainer::end_epoch(double seconds) {
   const auto sums = global_loss_sums();
   for (const auto& l : losses_) {
     const double mean = sums.at(l.name).item<double>() / std::max<int64_t>(loss_counts_.at(l.name), 1);
+    // Nothing of a diverged epoch is written: the last checkpoint stays the last good one.
+    if (!std::isfinite(mean))
+      throw Error(divergence_message("epoch " + std::to_string(epoch_), first_non_finite_network(),
+                                     "its mean " + l.name + " is " + std::to_string(mean)));
     row.emplace_back(l.name, mean);
     char buf[96];
     std::snprintf(buf, sizeof buf, "  %s %.6f", l.name.c_str(), mean);

@@ -58,8 +58,11 @@ class Trainer {
   Trainer(Config config, std::filesystem::path run_dir);
   ~Trainer();
 
-  // A new run (seeded networks) or the state of a checkpoint.
-  void start_new();
+  // A new run (seeded networks) or the state of a checkpoint. `write_config` false: config.toml
+  // is left to write_config(), for a caller that prepares the run folder after every check that
+  // can fail (`train --force` keeps the run it replaces until then).
+  void start_new(bool write_config = true);
+  void write_config();
   void restore(const Checkpoint& checkpoint);
   // Weights saved by PyTorch programs (state_dicts, or dicts of them), each FILE or NAME=FILE
   // (see split_init_from). A file goes to the network it names, else to the network whose keys
@@ -176,6 +179,9 @@ class Trainer {
   c10::Device device_{c10::kCPU};
   std::string recipe_name_;
   std::unique_ptr<Recipe> recipe_;
+  // The first network with a NaN or infinite weight, or "".
+  std::string first_non_finite_network() const;
+  std::string divergence_message(const std::string& where, const std::string& network, const std::string& detail) const;
   std::vector<NetworkDecl> networks_;
   std::vector<OptimizerDecl> optimizer_decls_;
   std::map<std::string, std::unique_ptr<torch::optim::Adam>> optimizers_;
