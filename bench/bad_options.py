@@ -61,6 +61,7 @@ def main():
         (f"train cyclegan-horse2zebra-128 --data {pairs}", "CycleGAN data without trainA/ and trainB/"),
         ("train gan-mnist --set precision=fp16", "an unknown precision"),
         ("train gan-mnist --set seed=4294967296", "a seed beyond the random generator's 32 bits"),
+        (f"train gan-mnist --data {mnist} --set nz=2000000000", "networks too large for any memory"),
         (f"train gan-mnist --data {mnist} --out {work}/diverged --set lr_g=1e30 --set lr_d=1e30",
          "learning rates that make the training diverge"),
         (f"train pix2pix-facades-128 --data {work}/nowhere", "a pix2pix data folder that does not exist"),

@@ -108,6 +108,15 @@ TEST_F(Cli, ExistingOrUnwritableOutputIsRefused) {
   EXPECT_NE(r.err.find("other.pt"), std::string::npos) << r.err;
   r = run_forgery("train dcgan-mnist --epochs 1 --force --set image_size=48 " + data() + " --out '" + run + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  // Networks too large for any memory (8 TB of weights): the options are named. (Where the kernel
+  // grants every allocation, overcommit mode 1, the run would be killed instead: not tried there.)
+  if (read_file("/proc/sys/vm/overcommit_memory").rfind("1", 0) != 0) {
+    r = run_forgery("train gan-mnist --epochs 1 --force --set nz=2000000000 --set width=1000 " + data() + " --out '" + run +
+                        "'", tmp_.path());
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("not enough memory for the networks of model mlp-gan with nz 2000000000, width 1000"),
+              std::string::npos) << r.err;
+  }
   EXPECT_EQ(read_file(tmp_ / "run" / "weights" / "generator.pt"), second);
   EXPECT_TRUE(fs::exists(tmp_ / "run" / "checkpoints" / "last.pt"));
   // Nor a folder that holds the data the run reads (or a file it starts from).

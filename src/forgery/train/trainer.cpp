@@ -265,7 +265,8 @@ void Trainer::start_new(bool write_config_now) {
   seed_everything(static_cast<uint64_t>(config_.get_int("seed")));
   // Networks are created (and initialised) first, in the reference program's order, so the
   // same seed gives the same initial weights as the PyTorch program after torch.manual_seed.
-  build();
+  naming_sizes_when_out_of_memory("the networks", {"nz", "width", "ngf", "ndf", "image_size", "num_classes", "n_layers_D"},
+                                  [this] { build(); });
   recipe_->start_new();
   if (group_) start_rank_streams();
   set_learning_rates();
@@ -615,7 +616,9 @@ void Trainer::init_from(const std::vector<fs::path>& args) {
 }
 
 void Trainer::load_data() {
-  if (!data_) data_ = recipe_->load_data();
+  if (!data_)
+    naming_sizes_when_out_of_memory("the data", {"image_size", "channels", "load_size", "crop_size"},
+                                    [this] { data_ = recipe_->load_data(); });
 }
 
 int64_t Trainer::batches_per_epoch() const {
@@ -958,6 +961,30 @@ void Trainer::evaluate(MetricRow& row, bool* improved) {
   row.emplace_back("eval_seconds", secs);
   std::printf("  eval:%s  (%.1f s)\n", ev->summary.c_str(), secs);
   std::fflush(stdout);
+}
+
+void Trainer::naming_sizes_when_out_of_memory(const std::string& what, std::initializer_list<const char*> keys,
+                                              const std::function<void()>& body) const {
+  auto message = [&](const std::string& detail) {
+    std::string sizes;
+    for (const char* key : keys)
+      if (config_.has(key)) sizes += std::string(sizes.empty() ? "" : ", ") + key + " " + config_.value_text(key);
+    return "not enough memory for " + what + " of model " + config_.get_string("model") + " with " + sizes + " on " +
+           device_.str() + " (" + detail + "): check these options";
+  };
+  try {
+    body();
+  } catch (const c10::Error& e) {
+    const std::string w = e.what_without_backtrace();
+    if (w.find("can't allocate memory") == std::string::npos && w.find("out of memory") == std::string::npos) throw;
+    throw Error(message(w.substr(0, w.find('\n'))));
+  } catch (const std::bad_alloc&) {
+    throw Error(message("std::bad_alloc"));
+  } catch (const Error& e) {
+    // The parallel image decoders hand a failed allocation on as its message.
+    if (std::string(e.what()) != "std::bad_alloc") throw;
+    throw Error(message("std::bad_alloc"));
+  }
 }
 
 std::string Trainer::first_non_finite_network() const {

@@ -179,6 +179,10 @@ class Trainer {
   c10::Device device_{c10::kCPU};
   std::string recipe_name_;
   std::unique_ptr<Recipe> recipe_;
+  // Runs `body`; an allocation that fails in it becomes an Error naming `what` and the options
+  // `keys` that size it.
+  void naming_sizes_when_out_of_memory(const std::string& what, std::initializer_list<const char*> keys,
+                                       const std::function<void()>& body) const;
   // The first network with a NaN or infinite weight, or "".
   std::string first_non_finite_network() const;
   std::string divergence_message(const std::string& where, const std::string& network, const std::string& detail) const;
