@@ -417,6 +417,10 @@ int run_sample(const SampleArgs& a) {
     IdxArray idx{{bytes.size(0), bytes.size(2), bytes.size(3)},
                  std::vector<uint8_t>(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel())};
     auto encoded = encode_idx(idx);
+    // A .gz name gets gzip, as the published MNIST files (and what forgery reads back).
+    std::string lower = a.idx;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.size() > 3 && lower.compare(lower.size() - 3, 3, ".gz") == 0) encoded = gzip_bytes(encoded);
     atomic_write_file(a.idx, std::string(encoded.begin(), encoded.end()));
     std::printf("wrote %s (%lld images)\n", a.idx.c_str(), (long long)n);
   }

@@ -333,6 +333,13 @@ TEST_F(Cli, TrainSampleResume) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   IdxArray idx = read_idx(tmp_ / "s.idx", 3);
   EXPECT_EQ(idx.dims, (std::vector<int64_t>{16, 28, 28}));
+  // A .gz name is written gzip-compressed, as the published MNIST files are.
+  r = run_forgery("sample '" + run + "' --n 16 --seed 3 --idx s.idx.gz", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string gz = read_file(tmp_ / "s.idx.gz");
+  ASSERT_GT(gz.size(), 2u);
+  EXPECT_EQ(gz.substr(0, 2), "\x1f\x8b");
+  EXPECT_EQ(read_idx(tmp_ / "s.idx.gz", 3).data, idx.data);
   // the same seed gives the same images
   r = run_forgery("sample '" + run + "/checkpoints/last.pt' --n 16 --seed 3 --out grid2.png", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -278,6 +278,10 @@ TEST(EvalTorchScript, BadNetworksAreNamed) {
   o.metrics = {"is"};
   msg = message([&] { compute_metrics(no_probs, no_probs, o); });
   EXPECT_NE(msg.find("needs class probabilities"), std::string::npos) << msg;
+  // fewer images than the score's 10 splits
+  Extracted few{torch::randn({5, 4}), torch::softmax(torch::randn({5, 10}), 1)};
+  msg = message([&] { compute_metrics(few, few, o); });
+  EXPECT_NE(msg.find("needs at least 10 images, got 5"), std::string::npos) << msg;
 }
 
 }  // namespace

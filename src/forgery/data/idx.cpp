@@ -91,6 +91,22 @@ IdxArray decode_idx(const std::vector<uint8_t>& file, const std::string& name, i
   return out;
 }
 
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& bytes) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw Error("cannot compress: zlib failed to start");
+  std::vector<uint8_t> out(deflateBound(&z, static_cast<uLong>(bytes.size())));
+  z.next_in = const_cast<Bytef*>(bytes.data());
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) throw Error("cannot compress: zlib stopped early");
+  return out;
+}
+
 std::vector<uint8_t> encode_idx(const IdxArray& array) {
   std::vector<uint8_t> out = {0, 0, 0x08, static_cast<uint8_t>(array.dims.size())};
   for (int64_t d : array.dims)

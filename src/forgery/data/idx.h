@@ -19,5 +19,7 @@ IdxArray read_idx(const std::filesystem::path& path, int expected_rank = -1);
 IdxArray decode_idx(const std::vector<uint8_t>& file, const std::string& name, int expected_rank = -1);
 // Encodes an IDX file (used to write datasets and test data).
 std::vector<uint8_t> encode_idx(const IdxArray& array);
+// One gzip member of `bytes` (what gzip and Python's gzip module write, and decode_idx reads).
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& bytes);
 
 }  // namespace forgery

@@ -229,7 +229,12 @@ MetricResults compute_metrics(const Extracted& real, const Extracted& fake, cons
       auto hit = fake.probs.argmax(1).cpu().eq(o.requested_labels.cpu().to(torch::kLong));
       r.emplace_back("accuracy", hit.to(torch::kDouble).mean().item<double>());
     } else if (m == "is") {
-      auto s = inception_score(fake.probs, std::min<int64_t>(10, fake.probs.size(0)));
+      // Ten splits, as the Inception score is published; with fewer images a split of one image
+      // scores exactly 1 with no spread, which looks like a result and is not one.
+      if (fake.probs.size(0) < 10)
+        throw UsageError("--metrics is: the Inception score is averaged over 10 splits and needs at least 10 images, got " +
+                         std::to_string(fake.probs.size(0)));
+      auto s = inception_score(fake.probs, 10);
       r.emplace_back("is_mean", s.mean);
       r.emplace_back("is_std", s.std);
     } else if (m == "classes") {
