@@ -159,6 +159,16 @@ TEST(Config, WrittenConfigRerunsIdentically) {
   EXPECT_EQ(b.get_string("data_dir"), "/x/y \"q\"");
 }
 
+// A UTF-8 byte-order mark (as some editors save files) is not part of the document.
+TEST(Config, AFileWithAByteOrderMarkReads) {
+  TempDir tmp;
+  std::ofstream(tmp / "bom.toml") << "\xEF\xBB\xBFmodel = \"mlp-gan\"\nepochs = 7\n";
+  EXPECT_EQ(build_config((tmp / "bom.toml").string(), {}).get_int("epochs"), 7);
+  // Elsewhere those bytes are still refused.
+  std::ofstream(tmp / "inner.toml") << "epochs = 7\n\xEF\xBB\xBF\n";
+  EXPECT_NE(error_of([&] { build_config((tmp / "inner.toml").string(), {}); }).find("line 2"), std::string::npos);
+}
+
 TEST(Config, FileErrorsNameTheFileAndKey) {
   TempDir tmp;
   std::ofstream(tmp / "wrong_type.toml") << "model = \"mlp-gan\"\nepochs = \"ten\"\n";

@@ -1,4 +1,5 @@
 // Metrics against numpy/scipy reference values (tests/fixtures/golden_eval.pt).
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <numeric>
@@ -41,8 +42,9 @@ TEST_F(EvalGolden, KidMmdMatchesNumpy) {
   EXPECT_EQ(a.mean, b.mean);
   EXPECT_EQ(a.subset_size, 200);
   EXPECT_NEAR(a.mean, num("mmd2"), 5 * a.std + 1e-9);
-  // Two samples of one distribution: about zero.
-  auto x = torch::randn({800, 16}, torch::kDouble), y = torch::randn({800, 16}, torch::kDouble);
+  // Two samples of one distribution: about zero (seeded: the default generator is not).
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  auto x = at::randn({800, 16}, gen, torch::kDouble), y = at::randn({800, 16}, gen, torch::kDouble);
   EXPECT_LT(std::abs(kernel_inception_distance(x, y, 10, 400).mean), 0.05);
 }
 
@@ -86,13 +88,20 @@ TEST(Eval, BadFeaturesGetClearErrors) {
 }
 
 TEST(Eval, SingularCovariancesUseTheEpsOffset) {
-  // Rank-deficient features (one column a copy of another): still a finite FID.
-  auto x = torch::randn({200, 6}, torch::kDouble), y = torch::randn({200, 6}, torch::kDouble) + 0.5;
+  // Rank-deficient features (one column a copy of another): still a finite FID. Seeded: LibTorch
+  // seeds its default generator at random in every process.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  auto x = at::randn({200, 6}, gen, torch::kDouble), y = at::randn({200, 6}, gen, torch::kDouble) + 0.5;
   x.select(1, 5).copy_(x.select(1, 4));
   y.select(1, 5).copy_(y.select(1, 4));
   double fid = frechet_distance(feature_stats(x), feature_stats(y));
   EXPECT_TRUE(std::isfinite(fid));
-  EXPECT_GT(fid, 1.0);
+  // The means' term, and a covariance term (a squared Bures distance) that is not negative and is
+  // small for two samples of one covariance.
+  const double means = (x.mean(0) - y.mean(0)).pow(2).sum().item<double>();
+  EXPECT_GT(means, 0.5);
+  EXPECT_GE(fid, means - 1e-6);
+  EXPECT_LT(fid, means + 0.5);
 }
 
 }  // namespace

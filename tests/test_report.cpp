@@ -95,6 +95,11 @@ TEST_F(Report, EveryGanEpochRewritesItAndForgeryReportRegeneratesIt) {
   r = run_forgery("report '" + (tmp_ / "nowhere").string() + "'", tmp_.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  // A damaged config.toml is a bad file (exit 1), not a usage error.
+  std::ofstream(dir / "config.toml") << "epochs = = 3\n";
+  r = run_forgery("report '" + dir.string() + "'", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("config.toml: invalid TOML at line 1"), std::string::npos) << r.err;
 }
 
 TEST_F(Report, RendersInChromiumForAGanAndAPix2pixRun) {

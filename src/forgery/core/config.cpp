@@ -127,12 +127,14 @@ std::string ascii_toml(const std::string& text, const std::string& source) {
   std::string out;
   out.reserve(text.size());
   size_t line = 1, column = 1;
+  // A UTF-8 byte-order mark, as some editors write one, is not part of the document.
+  const size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   auto fail = [&](const std::string& what) {
     std::ostringstream msg;
     msg << source << ": invalid TOML at line " << line << ", column " << column << ": " << what;
     throw UsageError(msg.str());
   };
-  for (size_t i = 0; i < text.size();) {
+  for (size_t i = start; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     auto starts = [&](const char* s) { return text.compare(i, std::strlen(s), s) == 0; };
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {

@@ -380,7 +380,12 @@ void write_report_for_run(const fs::path& run_dir) {
   if (!fs::exists(run_dir / "metrics.jsonl", ec))
     throw Error("report: " + run_dir.string() + " has no metrics.jsonl yet (no epoch finished)");
   const std::string text = read_file(run_dir / "config.toml");
-  Config config = config_from_toml(text, (run_dir / "config.toml").string());
+  Config config;
+  try {
+    config = config_from_toml(text, (run_dir / "config.toml").string());
+  } catch (const UsageError& e) {
+    throw Error(e.what());  // a damaged file, not a mistake on the command line (exit 1, not 2)
+  }
   const ModelInfo& model = find_model(config.get_string("model"));
   std::unique_ptr<Recipe> recipe = find_recipe(model.recipe).make(config, c10::Device(c10::kCPU));
   ReportInfo info;
