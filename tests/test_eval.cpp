@@ -287,6 +287,12 @@ TEST(EvalTorchScript, BadNetworksAreNamed) {
   o.metrics = {"is"};
   msg = message([&] { compute_metrics(no_probs, no_probs, o); });
   EXPECT_NE(msg.find("needs class probabilities"), std::string::npos) << msg;
+  // a feature network that returns no features
+  Extracted empty{torch::zeros({50, 0}), at::Tensor()};
+  o.metrics = {"fid", "kid"};
+  msg = message([&] { compute_metrics(empty, empty, o); });
+  EXPECT_NE(msg.find("returned no features ([N, 0])"), std::string::npos) << msg;
+  o.metrics = {"is"};
   // fewer images than the score's 10 splits
   Extracted few{torch::randn({5, 4}), torch::softmax(torch::randn({5, 10}), 1)};
   msg = message([&] { compute_metrics(few, few, o); });

@@ -205,6 +205,10 @@ std::vector<std::string> parse_metric_list(const std::string& text) {
 }
 
 MetricResults compute_metrics(const Extracted& real, const Extracted& fake, const EvalOptions& o) {
+  // A feature network that returns no features would give FID 0 and KID NaN, which look like results.
+  for (const Extracted* e : {&real, &fake})
+    if (e->features.defined() && e->features.dim() == 2 && e->features.size(1) == 0)
+      throw Error("the feature network returned no features ([N, 0]): it must give at least one number per image");
   MetricResults r;
   for (const auto& m : o.metrics) {
     if (m == "fid") {
