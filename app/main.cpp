@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "forgery/core/error.h"
 #include "forgery/core/runtime.h"
+#include "forgery/train/options.h"
 
 namespace {
 // Whole numbers at least `min`, with a message that says so (CLI11's own range check prints
@@ -30,9 +31,6 @@ CLI::Validator at_least(long long min, long long max = LLONG_MAX) {
       },
       (min == 0 ? "INT>=0" : "INT>=" + std::to_string(min)) + (max < LLONG_MAX ? ",<=" + std::to_string(max) : ""));
 }
-// LibTorch's CPU generator, as PyTorch's, keeps the low 32 bits of a seed: a larger (or negative)
-// one would silently repeat a smaller one's numbers.
-constexpr long long kLargestSeed = 4294967295LL;
 // Images a command makes at once are held in memory together (a million 28x28 images: 3 GB).
 constexpr long long kMostImages = 1000000;
 // "rank R: " in the errors of a data-parallel worker (the diagnoses of collectives say it already).
@@ -111,7 +109,7 @@ int main(int argc, char** argv) {
   s->add_option("source", sample.source, "run folder or checkpoint file")->required();
   s->add_option("--n", sample.n, "number of images (at most a million)")->check(at_least(1, kMostImages));
   s->add_option("--out", sample.out, "grid image to write (PNG)");
-  s->add_option("--seed", sample.seed, "noise seed")->check(at_least(0, kLargestSeed));
+  s->add_option("--seed", sample.seed, "noise seed")->check(at_least(0, forgery::kLargestSeed));
   s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(at_least(1));
   s->add_option("--single", sample.single_dir, "also write each image to this folder");
   s->add_option("--idx", sample.idx, "also write all images as one IDX file (MNIST format, 8-bit grey)");
@@ -139,7 +137,7 @@ int main(int argc, char** argv) {
   tr->add_flag("--paired", translate.paired,
                "inputs are A|B pairs: translate the input half, write input | output | target strips, index.html and "
                "L1/PSNR/SSIM against the targets (metrics.json)");
-  tr->add_option("--seed", translate.seed, "seed of the dropout masks")->check(at_least(0, kLargestSeed));
+  tr->add_option("--seed", translate.seed, "seed of the dropout masks")->check(at_least(0, forgery::kLargestSeed));
   tr->add_option("--device", translate.device, "auto, cpu, cuda, cuda:N");
   tr->add_flag("--no-ema", translate.no_ema,
                "a run with ema_kimg: the generator's trained weights rather than their moving average");
@@ -168,7 +166,7 @@ int main(int argc, char** argv) {
                 "TorchScript feature network for RGB images (e.g. Inception-v3), instead of the MNIST classifier");
   e->add_option("--n", eval.n, "images to generate (default 10000, at most a million)")->check(at_least(1, kMostImages));
   e->add_option("--data", eval.data, "MNIST-format folder: its test split is the real set");
-  e->add_option("--seed", eval.seed, "noise and subset seed")->check(at_least(0, kLargestSeed));
+  e->add_option("--seed", eval.seed, "noise and subset seed")->check(at_least(0, forgery::kLargestSeed));
   e->add_option("--classifier", eval.classifier, "feature classifier (default: trained once and cached)");
   e->add_option("--out", eval.out, "report file (default RUN_DIR/eval/CHECKPOINT.json)");
   e->add_flag("--no-ema", eval.no_ema,
@@ -178,7 +176,7 @@ int main(int argc, char** argv) {
   auto* tc = e->add_subcommand("train-classifier", "Train the MNIST-family classifier used for features");
   tc->add_option("--data", classifier.data, "MNIST-format folder (default: the cache, downloaded when missing)");
   tc->add_option("--epochs", classifier.epochs, "epochs (default 5)")->check(at_least(1));
-  tc->add_option("--seed", classifier.seed, "seed")->check(at_least(0, kLargestSeed));
+  tc->add_option("--seed", classifier.seed, "seed")->check(at_least(0, forgery::kLargestSeed));
   tc->add_option("--out", classifier.out, "file to write (default: the cache)");
 
   ExportArgs exp;

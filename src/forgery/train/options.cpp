@@ -108,10 +108,10 @@ Config config_from_toml(const std::string& text, const std::string& source,
   }
   if (follow && !epochs_given && config.get_string("lr_policy") == "linear" && schedule_length() > 0)
     config.set("epochs", schedule_length());
-  // LibTorch's CPU generator, as PyTorch's, keeps the low 32 bits of a seed. (New runs only: a
-  // run started before this check resumes as it was.)
-  if (new_run && (config.get_int("seed") < 0 || config.get_int("seed") > 4294967295LL))
-    throw UsageError("option seed must be between 0 and 4294967295, got " + std::to_string(config.get_int("seed")) +
+  // kLargestSeed. (New runs only: a run started before this check resumes as it was.)
+  if (new_run && (config.get_int("seed") < 0 || config.get_int("seed") > kLargestSeed))
+    throw UsageError("option seed must be between 0 and " + std::to_string(kLargestSeed) + ", got " +
+                     std::to_string(config.get_int("seed")) +
                      " (LibTorch's random generator, as PyTorch's, keeps the low 32 bits of a seed, so a larger one "
                      "would repeat a smaller one's run)");
   validate_config(config);

@@ -9,6 +9,10 @@
 
 namespace forgery {
 
+// The largest seed: LibTorch's CPU generator, as PyTorch's, keeps the low 32 bits of a seed, so a
+// larger (or negative) one would repeat a smaller one's numbers.
+constexpr int64_t kLargestSeed = 4294967295LL;
+
 std::vector<OptionSpec> common_option_specs();
 std::vector<OptionSpec> recipe_option_specs(const std::string& recipe);
 
