@@ -46,6 +46,28 @@ TEST(ImageCodecs, DecodeJpegAndPngAsPil) {
   }
 }
 
+// Files of the kinds a user's folder may hold (alpha, 16-bit and low-bit samples, palettes,
+// colour-management chunks, interlacing, CMYK JPEGs), written by tests/fixtures/make_fixtures.py (--only
+// decode) with PIL's Image.open(f).convert("RGB") of each: Forgery reads the same pixels. Grey
+// files decode to one channel, which the conversion to RGB repeats.
+TEST(ImageCodecs, DecodeUnusualFilesAsPil) {
+  ASSERT_TRUE(jpeg_supported());
+  int files = 0;
+  for (const auto& e : load_torch_file(test::fixture("golden_decode.pt")).toGenericDict()) {
+    const std::string key = e.key().toStringRef();
+    const std::string name = key.substr(0, key.size() - 4);  // "NAME.rgb"
+    Image img = read_image(test::fixture("decode") / name);
+    EXPECT_EQ(img.channels, name.rfind("grey", 0) == 0 ? 1 : 3) << name;
+    at::Tensor got = as_tensor(img);
+    if (img.channels == 1) got = got.repeat({1, 1, 3});
+    const at::Tensor want = e.value().toTensor();
+    ASSERT_EQ(got.sizes(), want.sizes()) << name;
+    EXPECT_EQ(max_diff(got, want), 0) << name << "\nForgery: " << got.flatten() << "\nPIL: " << want.flatten();
+    ++files;
+  }
+  EXPECT_EQ(files, 17);
+}
+
 TEST(Resize, BilinearMatchesPilExactly) {
   auto fx = golden();
   Image noisy = as_image(fx.at("noisy").toTensor());

@@ -38,6 +38,25 @@ void on_warning(j_common_ptr cinfo, int level) {
   if (level < 0) on_error(cinfo);
 }
 
+// PIL's reading of a four-layer JPEG: the samples inverted (PIL assumes Adobe's convention for
+// every CMYK JPEG), then its CMYK to RGB conversion, per channel 255 - K - C * (255 - K) / 255
+// rounded as PIL rounds. In place: every byte written has been read already.
+void cmyk_to_rgb(Image* image) {
+  const size_t n = static_cast<size_t>(image->width) * image->height;
+  uint8_t* p = image->pixels.data();
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned not_k = p[4 * i + 3];  // 255 - K, K being the inverted sample
+    for (int c = 0; c < 3; ++c) {
+      const unsigned ink = 255u - p[4 * i + c];
+      const unsigned t = ink * not_k + 128;
+      const unsigned scaled = ((t >> 8) + t) >> 8;
+      p[3 * i + c] = static_cast<uint8_t>(not_k - scaled);  // scaled <= not_k: no clipping needed
+    }
+  }
+  image->channels = 3;
+  image->pixels.resize(n * 3);
+}
+
 // Returns false with `message` set on failure. Only plain data lives in this frame (`out` is
 // the caller's), so the longjmp from on_error skips no destructor.
 bool decode_jpeg_into(const unsigned char* data, unsigned long size, Image* out, char* message) {
@@ -54,14 +73,11 @@ bool decode_jpeg_into(const unsigned char* data, unsigned long size, Image* out,
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, size);
   jpeg_read_header(&cinfo, TRUE);
-  // Grey stays grey; everything else (YCbCr, CMYK, ...) is converted to RGB by libjpeg.
+  // Grey stays grey; YCbCr and RGB are converted to RGB by libjpeg; CMYK and YCCK are read as
+  // CMYK (libjpeg converts YCCK) and converted to RGB below, as PIL does.
   const bool grey = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-  cinfo.out_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-    std::strncpy(message, "CMYK JPEG images are not supported", JMSG_LENGTH_MAX);
-    jpeg_destroy_decompress(&cinfo);
-    return false;
-  }
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = grey ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   if (static_cast<uint64_t>(cinfo.output_width) * cinfo.output_height > kMaxImagePixels) {
     std::snprintf(message, JMSG_LENGTH_MAX, "%u x %u pixels, more than the %llu million Forgery reads",
@@ -73,13 +89,14 @@ bool decode_jpeg_into(const unsigned char* data, unsigned long size, Image* out,
   out->height = static_cast<int>(cinfo.output_height);
   out->channels = cinfo.output_components;
   out->pixels.resize(static_cast<size_t>(out->width) * out->height * out->channels);
-  const size_t stride = static_cast<size_t>(out->width) * out->channels;
+  const size_t stride = static_cast<size_t>(out->width) * out->channels;  // CMYK: 4 per pixel until converted
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = out->pixels.data() + cinfo.output_scanline * stride;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
+  if (cmyk) cmyk_to_rgb(out);
   return true;
 }
 }  // namespace

@@ -72,8 +72,9 @@ void on_warning(png_structp, png_const_charp) {}
 
 // As PIL's Image.open(...).convert("RGB") (or "L" for grey files), which the reference programs
 // and torchvision's ImageFolder read images with: alpha and transparency dropped (not composited),
-// gAMA, sRGB, cHRM and ICC chunks ignored, 16-bit samples cut to their high byte, 1-, 2- and
-// 4-bit grey scaled to 0-255, palettes expanded to RGB.
+// gAMA, sRGB, cHRM and ICC chunks ignored, 16-bit colour and grey + alpha samples cut to their
+// high byte, 16-bit grey clipped to 255 (PIL opens it as a 32-bit integer image, whose conversion
+// clips), 1-, 2- and 4-bit grey scaled to 0-255, palettes expanded to RGB.
 Image decode_png(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
     throw Error("image " + name + " is not a readable PNG: no PNG signature");
@@ -94,13 +95,15 @@ Image decode_png(const std::string& bytes, const std::string& name) {
   const int depth = png_get_bit_depth(r->png, r->info);
   if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
   if (colour == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
-  if (depth == 16) png_set_strip_16(r->png);
+  const bool wide_grey = colour == PNG_COLOR_TYPE_GRAY && depth == 16;
+  if (depth == 16 && !wide_grey) png_set_strip_16(r->png);
   png_set_interlace_handling(r->png);
   png_read_update_info(r->png, r->info);
   // Grey, grey + alpha, RGB or RGB + alpha (a palette's transparency may come as alpha).
   const int in_channels = png_get_channels(r->png, r->info);
   const size_t row_bytes = png_get_rowbytes(r->png, r->info);
-  if (in_channels < 1 || in_channels > 4 || row_bytes != static_cast<size_t>(width) * in_channels)
+  const size_t sample_bytes = wide_grey ? 2 : 1;
+  if (in_channels < 1 || in_channels > 4 || row_bytes != static_cast<size_t>(width) * in_channels * sample_bytes)
     png_error(r->png, "unexpected sample layout");
   r->buffer.resize(row_bytes * height);
   r->rows.resize(height);
@@ -112,7 +115,14 @@ Image decode_png(const std::string& bytes, const std::string& name) {
   image.width = static_cast<int>(width);
   image.height = static_cast<int>(height);
   image.channels = channels;
-  if (channels == in_channels) {
+  if (wide_grey) {
+    const size_t n = static_cast<size_t>(width) * height;
+    image.pixels.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const unsigned v = (static_cast<unsigned>(r->buffer[2 * i]) << 8) | r->buffer[2 * i + 1];  // big-endian
+      image.pixels[i] = static_cast<uint8_t>(v > 255 ? 255 : v);
+    }
+  } else if (channels == in_channels) {
     image.pixels = std::move(r->buffer);
   } else {
     const size_t n = static_cast<size_t>(width) * height;
