@@ -372,35 +372,20 @@ int run_sample(const SampleArgs& a) {
   }
   // Every output checked before anything is written: a folder to write in for each, a PNG name
   // for the grid, single images not mixed into an earlier set.
-  auto not_a_folder = [](const fs::path& file, const std::string& what) {
-    std::error_code ec;
-    if (fs::is_directory(file, ec)) throw UsageError(what + ": " + file.string() + " is a folder; give a file name");
-  };
-  auto writable_folder = [](const fs::path& dir, const std::string& what) {
-    std::error_code ec;
-    fs::create_directories(dir.empty() ? fs::path(".") : dir, ec);
-    if (ec) throw Error(what + ": cannot create folder " + dir.string() + ": " + ec.message());
-    if (::access((dir.empty() ? fs::path(".") : dir).c_str(), W_OK) != 0)
-      throw Error(what + ": folder " + (dir.empty() ? std::string(".") : dir.string()) + " is not writable");
-  };
   if (!a.out.empty()) {
     std::string ext = fs::path(a.out).extension().string();
     for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext != ".png") throw UsageError("sample --out " + a.out + ": the grid is written as PNG; give a .png name");
-    not_a_folder(a.out, "sample --out");
-    writable_folder(fs::path(a.out).parent_path(), "sample --out " + a.out);
+    prepare_output_file(a.out, "sample --out");
   }
-  if (!a.idx.empty()) {
-    not_a_folder(a.idx, "sample --idx");
-    writable_folder(fs::path(a.idx).parent_path(), "sample --idx " + a.idx);
-  }
+  if (!a.idx.empty()) prepare_output_file(a.idx, "sample --idx");
   if (!a.single_dir.empty()) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(a.single_dir, ec))
       if (e.path().extension() == ".png" && e.path().stem().string().find_first_not_of("0123456789") == std::string::npos)
         throw UsageError("sample --single " + a.single_dir + " already holds numbered images (" +
                          e.path().filename().string() + ", ...): a new set would mix with them; choose a new or empty folder");
-    writable_folder(a.single_dir, "sample --single " + a.single_dir);
+    prepare_output_folder(a.single_dir, "sample --single");
   }
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
   at::Tensor images = to_unit_range(generate_images(*nets.generator, n, gen, device, labels));
@@ -445,6 +430,20 @@ int run_download(const DownloadArgs& a) {
 }
 
 namespace {
+// The run folder of a checkpoint: RUN for RUN/checkpoints/NAME.pt, else the file's folder.
+fs::path run_folder_of(const fs::path& checkpoint) {
+  const fs::path dir = checkpoint.parent_path();
+  return dir.filename() == "checkpoints" ? dir.parent_path() : dir;
+}
+// Where eval's report goes, checked before the measuring starts: --out, else
+// RUN/eval/CHECKPOINT.json.
+fs::path prepare_eval_report(const EvalArgs& a, const fs::path& checkpoint) {
+  const fs::path report =
+      a.out.empty() ? run_folder_of(checkpoint) / "eval" / (checkpoint.stem().string() + ".json") : fs::path(a.out);
+  prepare_output_file(report, a.out.empty() ? "eval: the report" : "eval --out");
+  return report;
+}
+
 fs::path ensure_classifier(const std::string& given, const fs::path& data_dir) {
   if (!given.empty()) return given;
   fs::path file = default_classifier_path(data_dir);
@@ -461,6 +460,7 @@ int run_train_classifier(const ClassifierArgs& a) {
   configure_threads(0);
   fs::path dir = resolve_dataset_dir("mnist", a.data);
   fs::path out = a.out.empty() ? default_classifier_path(dir) : fs::path(a.out);
+  prepare_output_file(out, a.out.empty() ? "eval train-classifier: the classifier" : "eval train-classifier --out");
   ClassifierTraining o;
   o.epochs = a.epochs;
   o.seed = a.seed;
@@ -479,7 +479,7 @@ namespace {
 // evaluation (pix2pix: L1, PSNR, SSIM on the val pairs; CycleGAN: the domain judge, KID, FID,
 // cycle L1 on the test images), from the checkpoint's networks and the run's data.
 int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::steady_clock::time_point t0) {
-  if (!a.metrics.empty() || a.n != 10000 || !a.classifier.empty())
+  if (!a.metrics.empty() || a.n_given || !a.classifier.empty())
     throw UsageError("eval: --metrics, --n and --classifier are for GAN-family models; model " +
                      ck.get_string("model") + " is measured by its recipe's own metrics");
   std::vector<std::pair<std::string, std::string>> overrides = {{"device", "cpu"}, {"progress", "off"}};
@@ -490,6 +490,7 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
       throw UsageError("eval --features: model " + config.get_string("model") + " takes no feature network");
     config.set("eval_features", a.features);
   }
+  const fs::path report = prepare_eval_report(a, ck.path());
   auto recipe = find_recipe(find_model(config.get_string("model")).recipe).make(config, c10::Device(c10::kCPU));
   recipe->build();
   const auto generators = recipe->generators();
@@ -514,11 +515,6 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
     std::printf("%-24s %.6g\n", k.c_str(), x);
   }
   j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const fs::path file = ck.path();
-  const fs::path run_dir = file.parent_path().filename() == "checkpoints" ? file.parent_path().parent_path() : file.parent_path();
-  const fs::path report = a.out.empty() ? run_dir / "eval" / (file.stem().string() + ".json") : fs::path(a.out);
-  std::error_code ec;
-  fs::create_directories(report.parent_path().empty() ? "." : report.parent_path(), ec);
   atomic_write_file(report, j.dump(2) + "\n");
   std::printf("report: %s\n", report.c_str());
   return 0;
@@ -538,6 +534,11 @@ int run_eval(const EvalArgs& a) {
   if (!a.real.empty() || !a.fake.empty()) {
     if (a.real.empty() || a.fake.empty()) throw UsageError("eval: give both --real and --fake");
     if (!a.source.empty()) throw UsageError("eval: give a run folder or --real/--fake, not both");
+    if (a.n_given)
+      throw UsageError("eval --n: the number of images to generate is for a run folder or checkpoint; with --real and "
+                       "--fake every image of both sets is measured");
+    if (a.no_ema) throw UsageError("eval --no-ema: chooses a run's weights; --real and --fake are images, not a model");
+    if (!a.out.empty()) prepare_output_file(a.out, "eval --out");
     real = load_image_set(a.real);
     fake = load_image_set(a.fake);
     check_same_shape(real, fake);
@@ -569,15 +570,12 @@ int run_eval(const EvalArgs& a) {
     real = ImageSet{a.features.empty() ? mnist_eval_images(data_dir, config.get_int("image_size"))
                                        : load_mnist_family(data_dir, false, torch::kCPU).images,
                     (data_dir / "t10k").string()};
+    report = prepare_eval_report(a, file);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed));
     at::Tensor generated = generate_for_eval(*nets.generator, a.n, gen, torch::kCPU, options,
                                              /*add_accuracy=*/a.metrics.empty(), /*fit_to_classifier=*/a.features.empty());
     fake = ImageSet{generated, "generated by " + file.string()};
     check_same_shape(real, fake);
-    fs::path run_dir = fs::is_directory(a.source) ? fs::path(a.source)
-                       : file.parent_path().filename() == "checkpoints" ? file.parent_path().parent_path()
-                                                                         : file.parent_path();
-    report = a.out.empty() ? run_dir / "eval" / (file.stem().string() + ".json") : fs::path(a.out);
     j["checkpoint"] = file.string();
     j["epoch"] = ck.get_int("epoch");
     j["weights"] = average ? "ema" : "trained";
@@ -606,8 +604,6 @@ int run_eval(const EvalArgs& a) {
   for (const auto& [k, v] : results)
     if (k.rfind("class_", 0) != 0) std::printf("%-24s %.6g\n", k.c_str(), v);
   if (!report.empty()) {
-    std::error_code ec;
-    fs::create_directories(report.parent_path().empty() ? "." : report.parent_path(), ec);
     atomic_write_file(report, j.dump(2) + "\n");
     std::printf("report: %s\n", report.c_str());
   }
@@ -617,8 +613,7 @@ int run_eval(const EvalArgs& a) {
 int run_export(const ExportArgs& a) {
   const fs::path file = Checkpoint::locate(a.source);
   Checkpoint ck = Checkpoint::read(file);
-  const fs::path run_dir = file.parent_path().filename() == "checkpoints" ? file.parent_path().parent_path()
-                                                                          : file.parent_path();
+  const fs::path run_dir = run_folder_of(file);
   fs::path out = !a.out.empty()                 ? fs::path(a.out)
                  : file.filename() == "last.pt" ? run_dir / "weights"
                                                 : run_dir / "weights" / file.stem();
@@ -635,9 +630,7 @@ int run_export(const ExportArgs& a) {
       const std::string name = e.key().toStringRef();
       states.emplace_back(name + "_ema", ck.get_tensors("ema", name));
     }
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) throw Error("export --out " + out.string() + ": cannot create the folder: " + ec.message());
+  prepare_output_folder(out, "export --out");
   const std::string model = ck.get_string("model");
   for (const auto& [name, state] : states) {
     fs::path dest = out / (name + (a.format == "pt" ? ".pt" : ".safetensors"));

@@ -32,6 +32,7 @@ struct EvalArgs {
   std::string source, real, fake, data, classifier, features, out, metrics;
   int64_t n = 10000, seed = 0;
   bool no_ema = false;
+  bool n_given = false;  // --n on the command line
 };
 struct ClassifierArgs {
   std::string data, out;

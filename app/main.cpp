@@ -215,6 +215,18 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   try {
+    // An option or argument given as an empty string (often an unset shell variable: --out
+    // "$DIR") is refused, rather than taken as not given.
+    std::string command;  // "eval train-classifier"
+    for (const CLI::App* sub = &app; sub;) {
+      for (const CLI::Option* o : sub->get_options())
+        for (const std::string& v : o->results())
+          if (v.empty())
+            throw forgery::UsageError(command + " " + o->get_name() + ": empty value (an unset shell variable?)");
+      auto subs = sub->get_subcommands();
+      sub = subs.empty() ? nullptr : subs.front();
+      if (sub) command += (command.empty() ? "" : " ") + sub->get_name();
+    }
     if (t->parsed()) return run_train(train);
     if (r->parsed()) return run_resume(resume);
     if (s->parsed()) {
@@ -228,8 +240,7 @@ int main(int argc, char** argv) {
     if (tr->parsed()) return run_translate(translate);
     if (tc->parsed()) return run_train_classifier(classifier);
     if (e->parsed()) {
-      if (e->get_option("--metrics")->count() > 0 && eval.metrics.empty())
-        throw forgery::UsageError("eval --metrics: no metric named (leave the option out for the default set)");
+      eval.n_given = e->get_option("--n")->count() > 0;
       return run_eval(eval);
     }
     if (ex->parsed()) return run_export(exp);
@@ -242,7 +253,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what());
     return 1;
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what_without_backtrace());
+    std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(),
+                 forgery::explain_library_error(e.what_without_backtrace()).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "forgery: error: %s%s\n", rank_prefix().c_str(), e.what());

@@ -172,14 +172,13 @@ int run_translate(const TranslateArgs& a) {
                          "; rename one of them");
     }
   }
+  const fs::path out_dir = a.out;
+  prepare_output_folder(out_dir, "translate --out");
   TranslateOptions o;
   o.eval_mode = a.eval;
   o.seed = static_cast<uint64_t>(a.seed);
   o.device = select_device(a.device);
   at::Tensor outputs = translate_images(*t.net, inputs, o);
-  const fs::path out_dir = a.out;
-  fs::create_directories(out_dir, ec);
-  if (ec) throw Error("cannot create output folder " + out_dir.string() + ": " + ec.message());
   std::vector<std::string> names;
   for (int64_t i = 0; i < n; ++i) {
     fs::path rel = files[i].lexically_relative(base).replace_extension(".png");

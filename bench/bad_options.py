@@ -99,6 +99,11 @@ def main():
          "a state_dict of another architecture"),
         (f"eval {gan} --metrics fid,sharpness", "an unknown metric"),
         (f"eval --real {mnist}/t10k-images-idx3-ubyte.gz", "--real without --fake"),
+        (f"eval --real {mnist}/t10k-images-idx3-ubyte.gz --fake {mnist}/t10k-images-idx3-ubyte.gz --n 100",
+         "--n with two image sets (nothing is generated)"),
+        (f"eval {gan} --out {work}/notes", "a report name that is a folder (refused before measuring)"),
+        (f"eval --real {mnist}/t10k-images-idx3-ubyte.gz --fake {mnist}/t10k-images-idx3-ubyte.gz "
+         f"--features {ROOT}/tests/fixtures/ts_raises.pt", "a feature network whose script raises"),
         (f"eval --real {work}/notes.txt --fake {work}/notes.txt --classifier {work}/notes.txt", "image sets that are not images"),
         (f"export {gan} --format onnx", "an unknown export format"),
         (f"export {work}/notes.txt", "export of a file that is not a checkpoint"),
@@ -107,6 +112,7 @@ def main():
         (f"data combine {pairs}/train {work}/nowhere {work}/c", "combine with a missing folder"),
         (f"data combine {pairs}/train {pairs}/val {pairs}/train", "combine into one of its inputs"),
         ("train", "train without a preset"),
+        ("train gan-mnist --out ''", "an empty value (an unset shell variable)"),
     ]
     # With the published MNIST beside the project (../shared/datasets): its files taken for
     # Fashion-MNIST's (same names and format).
@@ -124,9 +130,9 @@ def main():
         first = msg[0] if msg else ""
         if p.returncode not in (1, 2) or not first:
             failures.append(f"{args}: status {p.returncode}, message {first!r}")
-        shown = first.replace(work, "W").replace(os.path.dirname(ROOT), "..").replace("|", "\\|")
+        shown = first.replace(work, "W").replace(ROOT, ".").replace(os.path.dirname(ROOT), "..").replace("|", "\\|")
         shown = re.sub(r"^forgery: error: ", "", shown)
-        rows.append(f"| {what} | `{args.replace(work, 'W').replace(os.path.dirname(ROOT), '..')}` | {p.returncode} | {shown} |")
+        rows.append(f"| {what} | `{args.replace(work, 'W').replace(ROOT, '.').replace(os.path.dirname(ROOT), '..')}` | {p.returncode} | {shown} |")
     table = ("| what | command (W: a scratch folder) | exit | message (first line) |\n|---|---|---|---|\n" +
              "\n".join(rows) + "\n")
     with open(DOC) as f:

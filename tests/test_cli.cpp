@@ -293,6 +293,11 @@ TEST_F(Cli, ParseErrorsSayWhereTheOptionsAre) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("forgery: error: preset_or_config is required (forgery train --help)"), std::string::npos) << r.err;
   r = expect_refused("data combine a", 2, "forgery: error: b_dir is required (forgery data combine --help)");
+  // An empty value (an unset shell variable) is refused, not taken as the option left out.
+  r = expect_refused("train gan-mnist --out '' " + data(), 2, "forgery: error: train --out: empty value");
+  EXPECT_FALSE(fs::exists(tmp_ / "runs"));
+  r = expect_refused("eval train-classifier --out ''", 2, "forgery: error: eval train-classifier --out: empty value");
+  r = expect_refused("sample run --out g.png --label ''", 2, "forgery: error: sample --label: empty value");
   r = expect_refused("train gan-mnist --set loss=vanilla " + data(),
                      2, "option loss 'vanilla': the GAN family supports bce and lsgan");
 }

@@ -335,6 +335,25 @@ TEST_F(CudaRun, DeterministicRunsResumeBitForBit) {
   }
 }
 
+// A run that diverges on the GPU stops with an explanation, graphed or eager, whichever way
+// the NaN surfaces: the trainer's divergence check, or BCE's device-side assert (which loses the
+// CUDA context, explained by the tool).
+TEST_F(CudaRun, ADivergedRunStopsAndSaysSo) {
+  for (const std::string graphs : {"off", "on"})
+    for (const std::string loss : {"bce", "lsgan"}) {
+      const std::string out = "diverged-" + loss + "-" + graphs;
+      auto r = run_forgery("train gan-mnist --data '" + (tmp_ / "mnist").string() + "' --out '" + (tmp_ / out).string() +
+                               "' --epochs 1 --device cuda --set progress=off --set lr_g=1e30 --set lr_d=1e30 --set loss=" +
+                               loss + " --set cuda_graphs=" + graphs,
+                           tmp_.path());
+      EXPECT_EQ(r.exit_code, 1) << out << "\n" << r.err;
+      EXPECT_TRUE(r.err.find("training diverged in") != std::string::npos ||
+                  r.err.find("a check inside a CUDA kernel failed") != std::string::npos)
+          << out << "\n" << r.err;
+      EXPECT_FALSE(fs::exists(tmp_ / out / "checkpoints" / "last.pt")) << out;
+    }
+}
+
 // The trainer's graphed run (cuda_graphs on: both batch shapes captured in epoch 3 and replayed
 // in epoch 4) against the same run stepped eagerly: the same weights and losses, bit for bit;
 // also the generator's moving average (updated after each replay, outside the graph).

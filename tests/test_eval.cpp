@@ -203,6 +203,30 @@ TEST_F(EvalPipeline, BadInputsAreNamed) {
   r = test::run_forgery("eval --metrics fid,sharpness --real a --fake b", tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("'sharpness'"), std::string::npos) << r.err;
+  // options for a model, given with two image sets
+  const std::string sets = " --real '" + (tmp_ / "small.idx").string() + "' --fake '" + (tmp_ / "small.idx").string() + "'";
+  r = test::run_forgery("eval --n 50" + sets, tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("eval --n: the number of images to generate is for a run folder"), std::string::npos) << r.err;
+  r = test::run_forgery("eval --no-ema" + sets, tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("eval --no-ema"), std::string::npos) << r.err;
+  // a report name that is a folder: refused before anything is read (the bad classifier is not reached)
+  fs::create_directories(tmp_ / "reports");
+  r = test::run_forgery("eval" + sets + " --classifier '" + test::fixture("py_nested.pt").string() + "' --out '" +
+                            (tmp_ / "reports").string() + "'",
+                        tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("eval --out: " + (tmp_ / "reports").string() + " is a folder; give a file name"), std::string::npos)
+      << r.err;
+  // the same for the classifier's file, before a minute of training
+  r = test::run_forgery("eval train-classifier --data '" + (tmp_ / "data").string() + "' --out '" +
+                            (tmp_ / "reports").string() + "'",
+                        tmp_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("eval train-classifier --out: " + (tmp_ / "reports").string() + " is a folder"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("test accuracy"), std::string::npos) << r.out;
 }
 
 TEST_F(EvalPipeline, EvaluatesARunAndWritesItsReport) {
@@ -211,6 +235,18 @@ TEST_F(EvalPipeline, EvaluatesARunAndWritesItsReport) {
                                  "' --out '" + (tmp_ / "run").string() + "'",
                              tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_forgery("eval '" + (tmp_ / "run").string() + "' --n 500 --metrics fid,pr,classes --classifier '" +
+                            cls.string() + "'",
+                        tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A report that cannot be written is refused before the 500 images are generated and measured.
+  fs::create_directories(tmp_ / "folder.json");
+  auto refused = test::run_forgery("eval '" + (tmp_ / "run").string() + "' --n 500 --classifier '" + cls.string() +
+                                       "' --out '" + (tmp_ / "folder.json").string() + "'",
+                                   tmp_.path());
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("is a folder; give a file name"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out.find("metric"), std::string::npos) << refused.out;
   r = test::run_forgery("eval '" + (tmp_ / "run").string() + "' --n 500 --metrics fid,pr,classes --classifier '" +
                             cls.string() + "'",
                         tmp_.path());
@@ -281,6 +317,12 @@ TEST(EvalTorchScript, BadNetworksAreNamed) {
   ImageSet set{torch::zeros({2, 1, 28, 28}), "zeros"};
   msg = message([&] { bad->extract(set, ProgressMode::Off); });
   EXPECT_NE(msg.find("returned shape [2, 8, 5, 5]"), std::string::npos) << msg;
+  // A script that raises (TorchScript's own exception type, not c10::Error): named too.
+  auto raising = torchscript_features(test::fixture("ts_raises.pt"));
+  msg = message([&] { raising->extract(set, ProgressMode::Off); });
+  EXPECT_NE(msg.find("--features " + test::fixture("ts_raises.pt").string() + " failed on a batch of [2, 3, 299, 299]"),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("this feature network refuses every batch"), std::string::npos) << msg;
   // is and classes need class probabilities
   Extracted no_probs{torch::randn({50, 4}), at::Tensor()};
   EvalOptions o;

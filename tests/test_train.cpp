@@ -234,6 +234,18 @@ TEST_F(Train, Bf16TrainsCloseToFp32KeepsFp32WeightsAndResumesExactly) {
   expect_same(weights(straight, "discriminator"), weights(split, "discriminator"));
 }
 
+// What the tool adds to a LibTorch error it did not anticipate: an explanation for CUDA's
+// device-side assert (the GPU suite's CudaRun.ADivergedRunStopsAndSaysSo meets a real one).
+TEST(Errors, ACudaDeviceSideAssertIsExplainedOtherMessagesPassUnchanged) {
+  EXPECT_EQ(explain_library_error("shape '[3, -1]' is invalid"), "shape '[3, -1]' is invalid");
+  const std::string raw = "CUDA error: device-side assert triggered\nCUDA kernel errors might be asynchronously reported";
+  const std::string told = explain_library_error(raw);
+  EXPECT_EQ(told.rfind(raw, 0), 0u) << told;
+  EXPECT_NE(told.find("a check inside a CUDA kernel failed"), std::string::npos) << told;
+  EXPECT_NE(told.find("loss = \"bce\""), std::string::npos) << told;
+  EXPECT_NE(told.find("last checkpoint is its last good state"), std::string::npos) << told;
+}
+
 TEST(Threads, AnMklBlasKeepsTheThreadCountItIsGiven) {
   // Intel's conditions for MKL results that repeat run to run: a fixed thread count, and MKL's
   // dynamic adjustment of it off (PyTorch's wheels do their CPU matrix products in MKL).

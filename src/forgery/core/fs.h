@@ -41,6 +41,12 @@ std::string read_file(const fs::path& path, const std::string& what = "file");
 // `what` (the option) and the folder.
 void create_parent_dirs(const fs::path& file, const std::string& what);
 
+// Before the work that makes an output file: an error naming `what` (the option and its value)
+// where `file` is a folder or its folder cannot be created or written; the folder is created.
+void prepare_output_file(const fs::path& file, const std::string& what);
+// The same for a folder that files are written in (created when missing).
+void prepare_output_folder(const fs::path& dir, const std::string& what);
+
 // Removes the temporaries (NAME.tmp-PID) that atomic writes of processes no longer running left
 // below `dir` (a kill -9 mid-write); returns how many.
 int remove_stale_temporaries(const fs::path& dir);

@@ -135,4 +135,15 @@ void configure_openmp_wait_policy(char** argv) {
   // exec failed (no /proc): carry on; only speed is affected.
 }
 
+std::string explain_library_error(const std::string& what) {
+  if (what.find("device-side assert triggered") == std::string::npos) return what;
+  return what +
+         "\nforgery: a check inside a CUDA kernel failed (CUDA prints which one above, \"Assertion ... failed\"). "
+         "In training this is most often a run that diverged: with loss = \"bce\" the loss's input became NaN, which "
+         "the CUDA kernel refuses (on the CPU the same run stops with \"training diverged\"). The CUDA context cannot "
+         "go on after it, so nothing more was saved: the run's last checkpoint is its last good state. Lower the "
+         "learning rates (--set lr_g=..., lr_d=..., or lr), or rerun with CUDA_LAUNCH_BLOCKING=1 to see the step "
+         "that failed";
+}
+
 }  // namespace forgery

@@ -30,6 +30,12 @@ void use_deterministic_algorithms();
 void choose_algorithms(const c10::Device& device, bool deterministic);
 int physical_cores();
 
+// LibTorch's message for an error the tool did not anticipate, with what a user needs beside
+// it: a CUDA device-side assert (the message says only that one fired, and the process's CUDA
+// context is lost with it) is explained, with the case users meet, a diverged run whose BCE
+// input became NaN. Other messages come back as they are.
+std::string explain_library_error(const std::string& what);
+
 // Thread layers: LibTorch's element-wise work runs on OpenMP threads; OpenBLAS runs its
 // matrix products either on the same OpenMP threads (its OpenMP build, which scripts/setup
 // selects: one layer) or on its own pthreads. In the second case OpenMP threads spinning

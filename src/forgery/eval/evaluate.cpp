@@ -118,6 +118,8 @@ class TorchScriptFeatures : public FeatureExtractor {
       module_ = torch::jit::load(file.string());
     } catch (const c10::Error& e) {
       throw Error("--features " + file.string() + " is not a TorchScript network: " + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      throw Error("--features " + file.string() + " is not a TorchScript network: " + e.what());
     }
     module_.eval();
     key_ = content_key(file, "--features");
@@ -141,6 +143,11 @@ class TorchScriptFeatures : public FeatureExtractor {
       } catch (const c10::Error& e) {
         throw Error("--features " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
                     ", 3, 299, 299]: " + e.what_without_backtrace());
+      } catch (const std::exception& e) {
+        // Errors inside a script come from the TorchScript interpreter as std::runtime_error
+        // (torch::jit::JITException for a `raise`), not as c10::Error.
+        throw Error("--features " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
+                    ", 3, 299, 299]: " + e.what());
       }
       if ((out.isList() || out.isTuple()) && !out.isTensor()) {
         auto elems = out.isList() ? out.toListRef().vec() : out.toTupleRef().elements().vec();
