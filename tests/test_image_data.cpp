@@ -47,7 +47,7 @@ TEST(ImageCodecs, DecodeJpegAndPngAsPil) {
 }
 
 // Files of the kinds a user's folder may hold (alpha, 16-bit and low-bit samples, palettes,
-// colour-management chunks, interlacing, CMYK JPEGs), written by tests/fixtures/make_fixtures.py (--only
+// colour-management chunks, interlacing, CMYK and YCCK JPEGs), written by tests/fixtures/make_fixtures.py (--only
 // decode) with PIL's Image.open(f).convert("RGB") of each: Forgery reads the same pixels. Grey
 // files decode to one channel, which the conversion to RGB repeats.
 TEST(ImageCodecs, DecodeUnusualFilesAsPil) {
@@ -65,7 +65,7 @@ TEST(ImageCodecs, DecodeUnusualFilesAsPil) {
     EXPECT_EQ(max_diff(got, want), 0) << name << "\nForgery: " << got.flatten() << "\nPIL: " << want.flatten();
     ++files;
   }
-  EXPECT_EQ(files, 17);
+  EXPECT_EQ(files, 18);
 }
 
 TEST(Resize, BilinearMatchesPilExactly) {
