@@ -514,6 +514,10 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
     j["metrics"][k] = x;
     std::printf("%-24s %.6g\n", k.c_str(), x);
   }
+  for (const auto& note : ev->notes) {
+    std::fprintf(stderr, "forgery: note: %s\n", note.c_str());
+    j["notes"].push_back(note);
+  }
   j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   atomic_write_file(report, j.dump(2) + "\n");
   std::printf("report: %s\n", report.c_str());

@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   s->add_option("--nrow", sample.nrow, "images per grid row (default: the run's grid_nrow)")->check(at_least(1));
   s->add_option("--single", sample.single_dir, "also write each image to this folder");
   s->add_option("--idx", sample.idx, "also write all images as one IDX file (MNIST format, 8-bit grey)");
-  s->add_option("--device", sample.device, "cpu, cuda, cuda:N");
+  s->add_option("--device", sample.device, "auto, cpu, cuda, cuda:N (default cpu)");
   s->add_flag("--no-ema", sample.no_ema,
               "a run with ema_kimg: the generator's trained weights rather than their moving average");
   s->add_option("--label", sample.label,

@@ -10,6 +10,7 @@
 #include "forgery/core/fs.h"
 #include "forgery/data/idx.h"
 #include "forgery/io/image.h"
+#include "forgery/io/metrics.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/train/checkpoint.h"
 #include "test_util.h"
@@ -234,6 +235,15 @@ TEST_F(Cli, ResumeCanLengthenALinearScheduleAndNamesUnknownOptions) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("n_epochs_decay 1 -> 2: the learning-rate schedule changes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("epoch 3/3"), std::string::npos) << r.out;
+  // Epochs 1 and 2 at factors 1 and 1/2 of the old schedule, which then ran out (0); epoch 3 at
+  // the new schedule's 1 - (2 + 1 - 1) / (2 + 1) = 1/3, not at the old schedule's 0.
+  MetricsLog metrics(run);
+  metrics.load();
+  const std::vector<double> lr = metrics.column("lr_G");
+  ASSERT_EQ(lr.size(), 3u);
+  EXPECT_DOUBLE_EQ(lr[0], 0.0002);
+  EXPECT_DOUBLE_EQ(lr[1], 0.0001);
+  EXPECT_NEAR(lr[2], 0.0002 / 3, 1e-12);
 }
 
 TEST_F(Cli, SampleChecksItsOutputsBeforeWritingAny) {

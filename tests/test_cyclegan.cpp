@@ -444,6 +444,12 @@ TEST_F(CycleGanRun, EvaluationJudgesBothDirectionsAndForgeryEvalAgrees) {
   auto j = nlohmann::json::parse(read_file(dir / "eval/last.json"));
   for (const char* k : {"AtoB_target_share", "AtoB_kid", "BtoA_kid", "cycle_A_l1", "cycle_B_l1"})
     EXPECT_NEAR(j["metrics"][k].get<double>(), log.column(k)[0], 1e-9) << k;
+  // The test sets here are smaller than the judge's features: FID is left out, and eval says so.
+  EXPECT_FALSE(j["metrics"].contains("AtoB_fid"));
+  EXPECT_NE(r.err.find("forgery: note: AtoB: no FID: it needs more than"), std::string::npos) << r.err;
+  ASSERT_TRUE(j.contains("notes")) << j.dump();
+  EXPECT_EQ(j["notes"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["notes"][1].get<std::string>().rfind("BtoA: no FID", 0), 0u) << j.dump();
   unsetenv("FORGERY_CACHE");
 }
 

@@ -177,6 +177,7 @@ std::optional<Evaluation> CycleGanRecipe::evaluate(int64_t epoch) {
   ev.metrics = std::move(c.metrics);
   ev.best_value = c.kid;
   ev.summary = c.summary;
+  ev.notes = std::move(c.notes);
   return ev;
 }
 

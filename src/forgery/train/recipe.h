@@ -108,6 +108,7 @@ struct Evaluation {
   MetricRow metrics;
   double best_value = NAN;
   std::string summary;  // one line for the console
+  std::vector<std::string> notes;  // what was left out and why ("AtoB: no FID: ..."), for eval's report
 };
 
 class Recipe {

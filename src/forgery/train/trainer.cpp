@@ -441,9 +441,14 @@ void Trainer::restore(const Checkpoint& ck) {
   global_step_ = ck.get_int("global_step");
   batch_ = ck.get_int("batch_in_epoch");
   set_learning_rates();
-  // The rates as saved, exactly (a format-1 checkpoint has none: its schedule was constant).
+  // The rates as saved, exactly (a format-1 checkpoint has none: its schedule was constant);
+  // but where resume lengthened a linear schedule at an epoch's end, the next epoch takes the new
+  // schedule's rate (the saved one is the old schedule's, 0 once it had run out).
+  const Config saved = ck.config({});
+  const bool new_schedule = batch_ == 0 && (saved.get_int("n_epochs") != schedule_.n_epochs ||
+                                            saved.get_int("n_epochs_decay") != schedule_.n_epochs_decay);
   for (const auto& o : optimizer_decls_)
-    if (ck.has("schedules", o.name)) {
+    if (ck.has("schedules", o.name) && !new_schedule) {
       auto s = ck.get("schedules", o.name).toGenericDict();
       lr_[o.name] = s.at("lr").toDouble();
       for (auto& group : optimizers_.at(o.name)->param_groups())

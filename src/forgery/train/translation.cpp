@@ -87,9 +87,12 @@ CycleEvaluation evaluate_cycle(ImageNet& a_to_b, ImageNet& b_to_a, const at::Ten
     char buf[160];
     std::snprintf(buf, sizeof buf, "  %s: in target %.1f%%  KID %.4g  cycle L1 %.4f", d.name, 100 * share, kid, cycle);
     ev.summary += buf;
-    if (images <= dims)
-      ev.summary += "  (no FID: it needs more than " + std::to_string(dims) + " images, the features' size; " +
-                    std::to_string(images) + " here)";
+    if (images <= dims) {
+      const std::string note = "no FID: it needs more than " + std::to_string(dims) + " images, the features' size; " +
+                               std::to_string(images) + " here";
+      ev.summary += "  (" + note + ")";
+      ev.notes.push_back(std::string(d.name) + ": " + note);
+    }
   }
   ev.kid = kids / 2;
   ev.metrics.emplace_back("kid", ev.kid);

@@ -41,6 +41,7 @@ struct CycleEvaluation {
   MetricRow metrics;
   double kid = 0;
   std::string summary;
+  std::vector<std::string> notes;  // as Evaluation's
 };
 class FeatureExtractor;
 CycleEvaluation evaluate_cycle(ImageNet& a_to_b, ImageNet& b_to_a, const at::Tensor& test_a, const at::Tensor& test_b,
