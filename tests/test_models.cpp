@@ -97,6 +97,33 @@ TEST_P(GoldenModels, TwoRecipeStepsMatchLossesGradientsAdamAndRunningStats) {
   for (const auto& [k, t] : module_state(G)) expect_close(t, get(s2 + "after_g." + k), "G after step 2: " + k);
 }
 
+// g_noise = "reuse": the PyTorch DCGAN tutorial's own step (G's step on D's fake batch; D's
+// real and fake losses backpropagated one after the other), from the same start.
+TEST_P(GoldenModels, TwoTutorialStepsMatchWhenGReusesDsFakeBatch) {
+  const Case& c = GetParam();
+  GanNetworks nets = networks(c);
+  auto& G = *nets.generator;
+  auto& D = *nets.discriminator;
+  auto adam = [&](torch::nn::Module& m) {
+    return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(0.0002).betas({c.beta1, 0.999}));
+  };
+  auto opt_g = adam(G), opt_d = adam(D);
+  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+  const std::string t1 = c.name + ".t1.", t2 = c.name + ".t2.";
+  auto st = gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, at::Tensor());
+  expect_close(st.loss_d, get(t1 + "loss_d"), "loss_d");
+  expect_close(st.loss_g, get(t1 + "loss_g"), "loss_g");
+  expect_close(st.d_real, get(t1 + "d_real"), "mean D(x)");
+  expect_close(st.d_fake, get(t1 + "d_fake"), "mean D(G(z))");
+  for (const auto& p : D.named_parameters()) expect_close(p.value().grad(), get(t1 + "grad_d." + p.key()), "D grad " + p.key());
+  for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), get(t1 + "grad_g." + p.key()), "G grad " + p.key());
+  for (const auto& [k, t] : module_state(D)) expect_close(t, get(t1 + "after_d." + k), "D after step 1: " + k);
+  for (const auto& [k, t] : module_state(G)) expect_close(t, get(t1 + "after_g." + k), "G after step 1: " + k);
+  gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, at::Tensor());
+  for (const auto& [k, t] : module_state(D)) expect_close(t, get(t2 + "after_d." + k), "D after step 2: " + k);
+  for (const auto& [k, t] : module_state(G)) expect_close(t, get(t2 + "after_g." + k), "G after step 2: " + k);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, GoldenModels, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 

@@ -269,6 +269,17 @@ TEST_F(Train, SameSeedSameRunOtherSeedOtherRun) {
   expect_same(weights(a, "generator"), weights(c, "generator"), false);
 }
 
+// g_noise = "reuse" (the DCGAN tutorial's step; the step itself is golden-tested in
+// test_models.cpp) reaches the step from a config: another run than the default's, repeatable.
+TEST_F(Train, GNoiseReuseTrainsTheTutorialsStep) {
+  fs::path fresh = run("fresh", config(1)), reuse = run("reuse", config(1, {"g_noise=reuse"}));
+  fs::path again = run("again", config(1, {"g_noise=reuse"}));
+  expect_same(weights(reuse, "generator"), weights(again, "generator"));
+  expect_same(weights(reuse, "generator"), weights(fresh, "generator"), false);
+  const std::string msg = test::error_message([&] { config(1, {"g_noise=old"}); });
+  EXPECT_NE(msg.find("option g_noise 'old': expected fresh"), std::string::npos) << msg;
+}
+
 TEST_F(Train, DropLastDropsThePartialBatch) {
   fs::path dir = run("run", config(1, {"drop_last=true"}));
   Checkpoint ck = Checkpoint::read(dir / "checkpoints" / "last.pt");

@@ -31,7 +31,10 @@ namespace {
 class GanRecipe : public Recipe {
  public:
   GanRecipe(const Config& config, const c10::Device& device)
-      : config_(config), device_(device), loss_(parse_gan_loss(config.get_string("loss"), "loss")) {}
+      : config_(config),
+        device_(device),
+        loss_(parse_gan_loss(config.get_string("loss"), "loss")),
+        reuse_fake_(config.get_string("g_noise") == "reuse") {}
 
   void build() override {
     const ModelInfo& info = find_model(config_.get_string("model"));
@@ -116,7 +119,7 @@ class GanRecipe : public Recipe {
     auto opts = real.options();
     std::vector<at::Tensor> z_d;
     for (int64_t s = 0; s < k; ++s) z_d.push_back(ctx.randn({b, nz}, opts));
-    auto z_g = ctx.randn({b, nz}, opts);
+    auto z_g = reuse_fake_ ? at::Tensor() : ctx.randn({b, nz}, opts);
     auto st = gan_step(*nets_.generator, *nets_.discriminator, ctx, real, labels, z_d, z_g, loss_);
     return {{"loss_d", st.loss_d, k}, {"d_real", st.d_real, k}, {"d_fake", st.d_fake, k}, {"loss_g", st.loss_g, 1}};
   }
@@ -167,6 +170,7 @@ class GanRecipe : public Recipe {
   Config config_;
   c10::Device device_;
   GanLoss loss_;
+  bool reuse_fake_;  // g_noise = "reuse"
   GanNetworks nets_;
   at::Tensor fixed_noise_, fixed_labels_;
   std::vector<std::string> class_names_;
@@ -222,6 +226,9 @@ std::vector<OptionSpec> gan_options() {
       {"skip_bad_images", OptionType::Bool, false,
        "folder data: skip unreadable images (reported with a count) instead of stopping"},
       {"k", OptionType::Int, int64_t{1}, "discriminator steps per generator step"},
+      {"g_noise", OptionType::String, std::string("fresh"),
+       "G's step: fresh (new noise, the chapter's program) or reuse (D's last fake batch, the PyTorch DCGAN "
+       "tutorial's)"},
       {"lr_g", OptionType::Float, 0.0002, "generator Adam learning rate"},
       {"lr_d", OptionType::Float, 0.0002, "discriminator Adam learning rate"},
       {"beta1", OptionType::Float, 0.9, "Adam beta1 (both networks)"},
@@ -243,6 +250,8 @@ void validate_gan(const Config& c) {
   if (const std::string& loss = c.get_string("loss"); loss != "bce" && loss != "lsgan")
     throw UsageError("option loss '" + loss + "': the GAN family supports bce and lsgan (its discriminators end in a "
                      "Sigmoid; bce_logits, also called vanilla, is pix2pix's and CycleGAN's gan_mode)");
+  if (const std::string& g = c.get_string("g_noise"); g != "fresh" && g != "reuse")
+    throw UsageError("option g_noise '" + g + "': expected fresh (new noise for G's step) or reuse (D's fake batch)");
   if (c.get_int("eval_n") <= 0 || c.get_int("eval_n") > 1000000)
     throw UsageError("option eval_n must be between 1 and a million (the images are held in memory together)");
   if (c.get_int("grid_padding") < 0) throw UsageError("option grid_padding must not be negative");

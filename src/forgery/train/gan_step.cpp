@@ -15,11 +15,18 @@ GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at
   stats.loss_d = at::zeros({}, opts);
   stats.d_real = at::zeros({}, opts);
   stats.d_fake = at::zeros({}, opts);
-  for (const auto& z : z_d) {
+  // Without z_g (g_noise = "reuse", the PyTorch DCGAN tutorial's step) G's step reuses the last
+  // D step's fake batch, so that one forward pass of G keeps its graph for G's backward.
+  const bool reuse = !z_g.defined();
+  at::Tensor fake_for_g;
+  for (size_t i = 0; i < z_d.size(); ++i) {
     at::Tensor fake;
-    {
+    if (reuse && i + 1 == z_d.size()) {
+      fake_for_g = G.forward(z_d[i], labels);
+      fake = fake_for_g.detach();  // data for D
+    } else {
       torch::NoGradGuard no_grad;  // G frozen: its output is data for D
-      fake = G.forward(z, labels);
+      fake = G.forward(z_d[i], labels);
     }
     ctx.zero_grad("D");
     at::Tensor out_real, out_fake;
@@ -46,7 +53,7 @@ GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at
   {
     FrozenFor frozen(D);
     ctx.zero_grad("G");
-    loss_g = gan_loss(loss, D.forward(G.forward(z_g, labels), labels), true);
+    loss_g = gan_loss(loss, D.forward(reuse ? fake_for_g : G.forward(z_g, labels), labels), true);
     loss_g.backward();
     ctx.step("G");
   }

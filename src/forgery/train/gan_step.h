@@ -15,7 +15,8 @@ struct GanStepStats {
 };
 
 // The seed's step: k times { D on real (towards 1) and G(z_d[i]) detached (towards 0) }, then
-// G through D (towards 1) with z_g. The optimisers "G" and "D" step through `ctx`.
+// G through D (towards 1) with z_g. An undefined z_g: G's step on the last D step's fake batch
+// (the PyTorch DCGAN tutorial's step). The optimisers "G" and "D" step through `ctx`.
 GanStepStats gan_step(Generator& G, Discriminator& D, StepContext& ctx, const at::Tensor& real,
                       const at::Tensor& labels, const std::vector<at::Tensor>& z_d, const at::Tensor& z_g,
                       GanLoss loss = GanLoss::Bce);
