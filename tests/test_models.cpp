@@ -58,6 +58,32 @@ class GoldenModels : public ::testing::TestWithParam<Case> {
     test::expect_close(got, want, what, 1e-4, 1e-6);
   }
   at::Tensor labels(const Case& c) { return has(c.name + ".labels") ? get(c.name + ".labels") : at::Tensor(); }
+  // Two steps of gan_step from the fixture's networks against Python's "NAME.<tag>1." and
+  // "<tag>2." records: losses, gradients, then every parameter and buffer after each step.
+  // Undefined z_g: G's step reuses D's fake batch.
+  void two_steps_match(const Case& c, const std::string& tag, const at::Tensor& z_g1, const at::Tensor& z_g2) {
+    GanNetworks nets = networks(c);
+    auto& G = *nets.generator;
+    auto& D = *nets.discriminator;
+    auto adam = [&](torch::nn::Module& m) {
+      return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(0.0002).betas({c.beta1, 0.999}));
+    };
+    auto opt_g = adam(G), opt_d = adam(D);
+    LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
+    const std::string p1 = c.name + "." + tag + "1.", p2 = c.name + "." + tag + "2.";
+    auto st = gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, z_g1);
+    expect_close(st.loss_d, get(p1 + "loss_d"), "loss_d");
+    expect_close(st.loss_g, get(p1 + "loss_g"), "loss_g");
+    expect_close(st.d_real, get(p1 + "d_real"), "mean D(x)");
+    expect_close(st.d_fake, get(p1 + "d_fake"), "mean D(G(z))");
+    for (const auto& p : D.named_parameters()) expect_close(p.value().grad(), get(p1 + "grad_d." + p.key()), "D grad " + p.key());
+    for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), get(p1 + "grad_g." + p.key()), "G grad " + p.key());
+    for (const auto& [k, t] : module_state(D)) expect_close(t, get(p1 + "after_d." + k), "D after step 1: " + k);
+    for (const auto& [k, t] : module_state(G)) expect_close(t, get(p1 + "after_g." + k), "G after step 1: " + k);
+    gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, z_g2);
+    for (const auto& [k, t] : module_state(D)) expect_close(t, get(p2 + "after_d." + k), "D after step 2: " + k);
+    for (const auto& [k, t] : module_state(G)) expect_close(t, get(p2 + "after_g." + k), "G after step 2: " + k);
+  }
 };
 
 TEST_P(GoldenModels, OutputsInTrainingAndEvalModeArePyTorchs) {
@@ -74,54 +100,13 @@ TEST_P(GoldenModels, OutputsInTrainingAndEvalModeArePyTorchs) {
 
 TEST_P(GoldenModels, TwoRecipeStepsMatchLossesGradientsAdamAndRunningStats) {
   const Case& c = GetParam();
-  GanNetworks nets = networks(c);
-  auto& G = *nets.generator;
-  auto& D = *nets.discriminator;
-  auto adam = [&](torch::nn::Module& m) {
-    return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(0.0002).betas({c.beta1, 0.999}));
-  };
-  auto opt_g = adam(G), opt_d = adam(D);
-  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
-  const std::string s1 = c.name + ".s1.", s2 = c.name + ".s2.";
-  auto st = gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, get(c.name + ".z_g"));
-  expect_close(st.loss_d, get(s1 + "loss_d"), "loss_d");
-  expect_close(st.loss_g, get(s1 + "loss_g"), "loss_g");
-  expect_close(st.d_real, get(s1 + "d_real"), "mean D(x)");
-  expect_close(st.d_fake, get(s1 + "d_fake"), "mean D(G(z))");
-  for (const auto& p : D.named_parameters()) expect_close(p.value().grad(), get(s1 + "grad_d." + p.key()), "D grad " + p.key());
-  for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), get(s1 + "grad_g." + p.key()), "G grad " + p.key());
-  for (const auto& [k, t] : module_state(D)) expect_close(t, get(s1 + "after_d." + k), "D after step 1: " + k);
-  for (const auto& [k, t] : module_state(G)) expect_close(t, get(s1 + "after_g." + k), "G after step 1: " + k);
-  gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, get(c.name + ".z_g2"));
-  for (const auto& [k, t] : module_state(D)) expect_close(t, get(s2 + "after_d." + k), "D after step 2: " + k);
-  for (const auto& [k, t] : module_state(G)) expect_close(t, get(s2 + "after_g." + k), "G after step 2: " + k);
+  two_steps_match(c, "s", get(c.name + ".z_g"), get(c.name + ".z_g2"));
 }
 
 // g_noise = "reuse": the PyTorch DCGAN tutorial's own step (G's step on D's fake batch; D's
 // real and fake losses backpropagated one after the other), from the same start.
 TEST_P(GoldenModels, TwoTutorialStepsMatchWhenGReusesDsFakeBatch) {
-  const Case& c = GetParam();
-  GanNetworks nets = networks(c);
-  auto& G = *nets.generator;
-  auto& D = *nets.discriminator;
-  auto adam = [&](torch::nn::Module& m) {
-    return torch::optim::Adam(m.parameters(), torch::optim::AdamOptions(0.0002).betas({c.beta1, 0.999}));
-  };
-  auto opt_g = adam(G), opt_d = adam(D);
-  LocalOptimizers ctx({{"G", &opt_g}, {"D", &opt_d}});
-  const std::string t1 = c.name + ".t1.", t2 = c.name + ".t2.";
-  auto st = gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d")}, at::Tensor());
-  expect_close(st.loss_d, get(t1 + "loss_d"), "loss_d");
-  expect_close(st.loss_g, get(t1 + "loss_g"), "loss_g");
-  expect_close(st.d_real, get(t1 + "d_real"), "mean D(x)");
-  expect_close(st.d_fake, get(t1 + "d_fake"), "mean D(G(z))");
-  for (const auto& p : D.named_parameters()) expect_close(p.value().grad(), get(t1 + "grad_d." + p.key()), "D grad " + p.key());
-  for (const auto& p : G.named_parameters()) expect_close(p.value().grad(), get(t1 + "grad_g." + p.key()), "G grad " + p.key());
-  for (const auto& [k, t] : module_state(D)) expect_close(t, get(t1 + "after_d." + k), "D after step 1: " + k);
-  for (const auto& [k, t] : module_state(G)) expect_close(t, get(t1 + "after_g." + k), "G after step 1: " + k);
-  gan_step(G, D, ctx, get(c.name + ".real"), labels(c), {get(c.name + ".z_d2")}, at::Tensor());
-  for (const auto& [k, t] : module_state(D)) expect_close(t, get(t2 + "after_d." + k), "D after step 2: " + k);
-  for (const auto& [k, t] : module_state(G)) expect_close(t, get(t2 + "after_g." + k), "G after step 2: " + k);
+  two_steps_match(GetParam(), "t", at::Tensor(), at::Tensor());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GoldenModels, ::testing::ValuesIn(cases()),
