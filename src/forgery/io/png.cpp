@@ -74,7 +74,8 @@ void on_warning(png_structp, png_const_charp) {}
 // and torchvision's ImageFolder read images with: alpha and transparency dropped (not composited),
 // gAMA, sRGB, cHRM and ICC chunks ignored, 16-bit colour and grey + alpha samples cut to their
 // high byte, 16-bit grey clipped to 255 (PIL opens it as a 32-bit integer image, whose conversion
-// clips), 1-, 2- and 4-bit grey scaled to 0-255, palettes expanded to RGB.
+// clips), 1-, 2- and 4-bit grey scaled to 0-255, palettes expanded to RGB (indices the palette
+// does not cover read as grey, as in PIL).
 Image decode_png(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
     throw Error("image " + name + " is not a readable PNG: no PNG signature");
@@ -93,7 +94,11 @@ Image decode_png(const std::string& bytes, const std::string& name) {
                 " pixels, more than the " + std::to_string(kMaxImagePixels / 1000000) + " million Forgery reads");
   const int colour = png_get_color_type(r->png, r->info);
   const int depth = png_get_bit_depth(r->png, r->info);
-  if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
+  // Palette images are read as indices (1, 2 and 4 bits unpacked to a byte each) and looked up
+  // below, as PIL does: its palette holds grey i at every index i the PLTE chunk does not fill,
+  // where libpng's expansion would give black.
+  const bool indexed = colour == PNG_COLOR_TYPE_PALETTE;
+  if (indexed && depth < 8) png_set_packing(r->png);
   if (colour == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
   const bool wide_grey = colour == PNG_COLOR_TYPE_GRAY && depth == 16;
   if (depth == 16 && !wide_grey) png_set_strip_16(r->png);
@@ -110,12 +115,26 @@ Image decode_png(const std::string& bytes, const std::string& name) {
   for (png_uint_32 y = 0; y < height; ++y) r->rows[y] = r->buffer.data() + y * row_bytes;
   // What follows the image data (text, IEND) is not read: a file cut after it still decodes, as in PIL.
   png_read_image(r->png, r->rows.data());
-  const int channels = in_channels >= 3 ? 3 : 1;
+  const int channels = indexed || in_channels >= 3 ? 3 : 1;
   Image& image = r->image;
   image.width = static_cast<int>(width);
   image.height = static_cast<int>(height);
   image.channels = channels;
-  if (wide_grey) {
+  if (indexed) {
+    uint8_t table[256][3];
+    for (int i = 0; i < 256; ++i) table[i][0] = table[i][1] = table[i][2] = static_cast<uint8_t>(i);
+    png_colorp palette = nullptr;
+    int entries = 0;
+    if (png_get_PLTE(r->png, r->info, &palette, &entries) & PNG_INFO_PLTE)
+      for (int i = 0; i < entries && i < 256; ++i) {
+        table[i][0] = palette[i].red;
+        table[i][1] = palette[i].green;
+        table[i][2] = palette[i].blue;
+      }
+    const size_t n = static_cast<size_t>(width) * height;
+    image.pixels.resize(n * 3);
+    for (size_t i = 0; i < n; ++i) std::memcpy(&image.pixels[3 * i], table[r->buffer[i]], 3);
+  } else if (wide_grey) {
     const size_t n = static_cast<size_t>(width) * height;
     image.pixels.resize(n);
     for (size_t i = 0; i < n; ++i) {
