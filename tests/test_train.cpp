@@ -280,6 +280,23 @@ TEST_F(Train, GNoiseReuseTrainsTheTutorialsStep) {
   EXPECT_NE(msg.find("option g_noise 'old': expected fresh"), std::string::npos) << msg;
 }
 
+// With k D steps a batch, the logged loss_d is the sum of the k steps' losses, as the chapter
+// logs it; D's mean outputs stay per step. Weights held still (rates of 1e-30, no dropout):
+// every D step's loss is then about the same, so k = 2 logs about twice k = 1's.
+TEST_F(Train, WithKDiscriminatorStepsLossDSumsThemAsTheChapterDoes) {
+  const std::vector<std::string> still = {"lr_g=1e-30", "lr_d=1e-30", "dropout=0"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.end(), still.begin(), still.end());
+    return extra;
+  };
+  fs::path one = run("k1", config(1, with({"k=1"}))), two = run("k2", config(1, with({"k=2"})));
+  MetricsLog m1(one), m2(two);
+  m1.load();
+  m2.load();
+  EXPECT_NEAR(m2.column("loss_d")[0] / m1.column("loss_d")[0], 2.0, 0.02);
+  EXPECT_NEAR(m2.column("d_real")[0], m1.column("d_real")[0], 0.01);
+}
+
 TEST_F(Train, DropLastDropsThePartialBatch) {
   fs::path dir = run("run", config(1, {"drop_last=true"}));
   Checkpoint ck = Checkpoint::read(dir / "checkpoints" / "last.pt");

@@ -5,7 +5,13 @@ Normalize((0.5,), (0.5,)), a DataLoader with batch 512, shuffle and 4 workers, t
 Generator and Discriminator, two Adam optimisers (lr 0.0002), BCELoss, k = 1, a grid saved
 every epoch. Two of the seed's slips are fixed so that it can run and be compared: loss sums
 are detached (the seed keeps their autograd history and runs out of memory), and the epoch
-mean divides by the number of batches. Added: per-epoch timing as JSON lines on stdout.
+mean divides by the number of batches. Added: per-epoch timing as JSON lines on stdout, and
+--sample-epochs (generated images as IDX files for the quality comparisons, drawn from the
+global generator, so a seeded run's later noise differs from the seed's program there).
+Different from the seed's program in the pictures only: the grid draws a fresh batch of 64
+(sample_size) each epoch, not of the last batch's size, and maps the whole grid, padding
+included, from [-1, 1] (grey padding); the loss plot, the final figures and the prints of the
+networks are left out.
 
     /usr/bin/python3 bench/reference/gan_mnist.py --data DIR_WITH_MNIST_GZ --epochs 2 --out OUT
 """

@@ -121,7 +121,9 @@ class GanRecipe : public Recipe {
     for (int64_t s = 0; s < k; ++s) z_d.push_back(ctx.randn({b, nz}, opts));
     auto z_g = reuse_fake_ ? at::Tensor() : ctx.randn({b, nz}, opts);
     auto st = gan_step(*nets_.generator, *nets_.discriminator, ctx, real, labels, z_d, z_g, loss_);
-    return {{"loss_d", st.loss_d, k}, {"d_real", st.d_real, k}, {"d_fake", st.d_fake, k}, {"loss_g", st.loss_g, 1}};
+    // loss_d counts once a batch: the sum of its k D steps' losses, as the chapter's
+    // `loss_d += train_discriminator(...)` inside its k loop; D's mean outputs are per D step.
+    return {{"loss_d", st.loss_d, 1}, {"d_real", st.d_real, k}, {"d_fake", st.d_fake, k}, {"loss_g", st.loss_g, 1}};
   }
 
   std::optional<Visual> visuals() override {
