@@ -461,6 +461,16 @@ TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {
                      2, "between 0 and 1, a class name (circles, squares)");
   r = run_forgery("sample '" + run + "' --label all --n 4 --out x.png", tmp_.path());
   EXPECT_EQ(r.exit_code, 2);
+  // eval of a folder run: against its own training images, through a feature network (the
+  // MNIST classifier does not apply); a conditional model's samples cycle through the classes.
+  r = expect_refused("eval '" + run + "'", 2, "give --features NET.pt");
+  r = run_forgery("eval '" + run + "' --n 40 --features '" + test::fixture("ts_features.pt").string() + "' --out ev.json",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string report = read_file(tmp_ / "ev.json");
+  for (const char* want : {"\"real_count\": 40", "\"fake_count\": 40", "\"fid\"", "\"kid_mean\"", "\"precision\""})
+    EXPECT_NE(report.find(want), std::string::npos) << want << "\n" << report;
+  EXPECT_NE(report.find("\"real\": \"" + (tmp_ / "folder").string() + "\""), std::string::npos) << report;
   // An unconditional model has no labels.
   r = run_forgery("train gan-mnist --epochs 1 --set width=8 --set progress=off " + data() + " --out u", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;

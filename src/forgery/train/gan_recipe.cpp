@@ -269,7 +269,7 @@ void validate_gan(const Config& c) {
     throw UsageError("option dataset '" + ds + "': supported: mnist, fashion-mnist, folder");
   if (ds == "folder" && c.get_int("eval_every") > 0)
     throw UsageError("option eval_every works with the MNIST family only (its classifier gives the features); "
-                     "evaluate folder models with forgery eval --real DIR --fake DIR --features FILE.pt");
+                     "evaluate a folder run after training with forgery eval RUN --features NET.pt");
 }
 
 RecipeRegistrar gan_recipe({
