@@ -21,7 +21,6 @@
 #include "forgery/core/runtime.h"
 #include "forgery/core/stop.h"
 #include "forgery/data/download.h"
-#include "forgery/data/image_data.h"
 #include "forgery/data/idx.h"
 #include "forgery/data/tensor_dataset.h"
 #include "forgery/dist/dist.h"
@@ -574,16 +573,8 @@ int run_eval(const EvalArgs& a) {
                          "classifier cannot measure: give --features NET.pt (a TorchScript feature network for RGB "
                          "images, e.g. Inception-v3)");
       const fs::path dir = a.data.empty() ? fs::path(config.get_string("data_dir")) : fs::path(a.data);
-      ImageDataOptions o;
-      o.size = config.get_int("image_size");
-      o.channels = config.get_int("channels");
-      o.skip_bad = config.get_bool("skip_bad_images");
-      o.threads = std::max(1, at::get_num_threads());
-      ImageData folder = load_image_folder(dir, o, c10::Device(c10::kCPU));
-      auto pick = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.seed) + 1);
-      const at::Tensor chosen =
-          at::randperm(folder.size(), pick, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, std::min(a.n, folder.size()));
-      real = ImageSet{normalize_bytes(folder.pixels.index_select(0, chosen)), "training images of " + dir.string()};
+      real = ImageSet{folder_eval_images(config, dir, a.n, static_cast<uint64_t>(a.seed) + 1),
+                      "training images of " + dir.string()};
       j["real"] = dir.string();
     } else {
       data_dir = resolve_dataset_dir(config.get_string("dataset"), a.data.empty() ? config.get_string("data_dir") : a.data);

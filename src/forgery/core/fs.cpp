@@ -286,21 +286,17 @@ void create_parent_dirs(const fs::path& file, const std::string& what) {
   if (ec) throw Error(what + " " + file.string() + ": cannot create folder " + dir.string() + ": " + ec.message());
 }
 
-void prepare_output_file(const fs::path& file, const std::string& what) {
-  std::error_code ec;
-  if (fs::is_directory(file, ec)) throw UsageError(what + ": " + file.string() + " is a folder; give a file name");
-  const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(what + " " + file.string() + ": cannot create folder " + dir.string() + ": " + ec.message());
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw Error(what + " " + file.string() + ": folder " + dir.string() + " is not writable");
-}
-
 void prepare_output_folder(const fs::path& dir, const std::string& what) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(what + ": cannot create folder " + dir.string() + ": " + ec.message());
   if (::access(dir.c_str(), W_OK) != 0) throw Error(what + ": folder " + dir.string() + " is not writable");
+}
+
+void prepare_output_file(const fs::path& file, const std::string& what) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw UsageError(what + ": " + file.string() + " is a folder; give a file name");
+  prepare_output_folder(file.parent_path().empty() ? fs::path(".") : file.parent_path(), what + " " + file.string());
 }
 
 void prepare_output_dir(const fs::path& dir, bool force, const std::vector<KeptPath>& keep) {

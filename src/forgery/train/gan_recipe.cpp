@@ -73,14 +73,8 @@ class GanRecipe : public Recipe {
   }
 
   std::unique_ptr<TrainingData> load_data() override {
-    ImageDataOptions o;
-    o.size = config_.get_int("image_size");
-    o.channels = config_.get_int("channels");
+    const ImageDataOptions o = gan_image_options(config_);
     const int64_t classes = config_.has("num_classes") ? config_.get_int("num_classes") : 0;
-    o.need_classes = classes > 0;
-    o.skip_bad = config_.get_bool("skip_bad_images");
-    o.threads = std::max(1, at::get_num_threads());
-    o.progress = parse_progress_mode(config_.get_string("progress"));
     const std::string& dataset = config_.get_string("dataset");
     fs::path dir;
     ImageData data;

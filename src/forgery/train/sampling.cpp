@@ -1,6 +1,7 @@
 #include "forgery/train/sampling.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 #include <functional>
@@ -8,7 +9,9 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/modules/batchnorm.h>
 
+#include "forgery/core/config.h"
 #include "forgery/core/error.h"
+#include "forgery/core/progress.h"
 #include "forgery/data/image_data.h"
 #include "forgery/data/tensor_dataset.h"
 
@@ -125,6 +128,25 @@ at::Tensor mnist_eval_images(const std::filesystem::path& dir, int64_t model_siz
   o.progress = ProgressMode::Off;
   ImageData d = load_mnist_images(dir, /*train=*/false, o, c10::Device(c10::kCPU));
   return fit_images(normalize_bytes(d.pixels), 1, 28);
+}
+
+ImageDataOptions gan_image_options(const Config& config) {
+  ImageDataOptions o;
+  o.size = config.get_int("image_size");
+  o.channels = config.get_int("channels");
+  o.need_classes = config.has("num_classes") && config.get_int("num_classes") > 0;
+  o.skip_bad = config.get_bool("skip_bad_images");
+  o.threads = std::max(1, at::get_num_threads());
+  o.progress = parse_progress_mode(config.get_string("progress"));
+  return o;
+}
+
+at::Tensor folder_eval_images(const Config& config, const std::filesystem::path& dir, int64_t n, uint64_t seed) {
+  ImageData folder = load_image_folder(dir, gan_image_options(config), c10::Device(c10::kCPU));
+  auto pick = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor chosen =
+      at::randperm(folder.size(), pick, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, std::min(n, folder.size()));
+  return normalize_bytes(folder.pixels.index_select(0, chosen));
 }
 
 }  // namespace forgery

@@ -6,10 +6,13 @@
 
 #include <filesystem>
 
+#include "forgery/data/image_data.h"
 #include "forgery/eval/evaluate.h"
 #include "forgery/models/gan_networks.h"
 
 namespace forgery {
+
+class Config;
 
 // Labels 0, 1, ..., classes-1, 0, 1, ... for n images (undefined when classes is 0).
 at::Tensor cycled_labels(int64_t n, int64_t classes);
@@ -45,5 +48,12 @@ at::Tensor generate_for_eval(Generator& G, int64_t n, at::Generator noise, const
 // for a model of another size (DCGAN's 32 or 64), resized to that size as for training and
 // fitted back to 28x28 like the samples, so that the resizing itself costs no FID.
 at::Tensor mnist_eval_images(const std::filesystem::path& dir, int64_t model_size);
+
+// How the GAN family makes a run's training images (image_size, channels, num_classes,
+// skip_bad_images, progress; decoding threads as LibTorch's).
+ImageDataOptions gan_image_options(const Config& config);
+// The real set of a run trained on an image folder: n of the folder's images (a choice seeded
+// by `seed`), made as training made them, as [n, C, S, S] floats in [-1, 1] on the CPU.
+at::Tensor folder_eval_images(const Config& config, const std::filesystem::path& dir, int64_t n, uint64_t seed);
 
 }  // namespace forgery
