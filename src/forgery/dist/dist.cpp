@@ -272,6 +272,11 @@ class GlooGroup : public Group {
     run("barrier", [&] { return pg_->allreduce(v); });
   }
 
+  void leave() override {
+    barrier();
+    if (nccl_) nccl_->shutdown();
+  }
+
   void mark(const std::string& key) override {
     try {
       store_->set("forgery/mark/" + key, bytes("1"));

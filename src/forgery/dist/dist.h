@@ -73,6 +73,10 @@ class Group {
   // Every rank's bytes, by rank.
   virtual std::vector<std::vector<char>> all_gather(const std::vector<char>& bytes) = 0;
   virtual void barrier() = 0;
+  // The run's last collective on a good end, every rank alike: a barrier, then NCCL's
+  // communicator (dist_backend nccl) shut down in step. A group destroyed without it (a failure,
+  // a peer gone) aborts NCCL instead, which does not wait for the peers.
+  virtual void leave() = 0;
   // Seconds this rank has spent in collectives (waiting for the others included).
   virtual double collective_seconds() const = 0;
 

@@ -11,6 +11,8 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "forgery/core/error.h"
@@ -32,6 +34,33 @@ void prefer_blocking_wait() {
   ::setenv("NCCL_BLOCKING_WAIT", "1", 0);
   ::setenv("NCCL_ASYNC_ERROR_HANDLING", "0", 0);
 #endif
+}
+
+// LibTorch 2.x ends a NCCL process group with shutdown() (graceful: flushes, then destroys the
+// communicators, in step with the peers) or abort() (local, never waits). A group destroyed
+// with neither prints "destroy_process_group() was not called" and aborts. Older LibTorch lacks
+// one or both; these find what this one has.
+template <typename T, typename = void>
+struct HasShutdown : std::false_type {};
+template <typename T>
+struct HasShutdown<T, std::void_t<decltype(std::declval<T&>().shutdown())>> : std::true_type {};
+template <typename T, typename = void>
+struct HasAbort : std::false_type {};
+template <typename T>
+struct HasAbort<T, std::void_t<decltype(std::declval<T&>().abort())>> : std::true_type {};
+
+// Inside a template, so that a LibTorch without the call compiles the branch away.
+template <typename PG>
+void end_group(PG& pg, bool graceful) {
+  if constexpr (HasShutdown<PG>::value) {
+    if (graceful) {
+      pg.shutdown();
+      return;
+    }
+  }
+  if constexpr (HasAbort<PG>::value) {
+    if (!graceful) pg.abort();
+  }
 }
 
 class NcclComm : public DeviceComm {
@@ -58,8 +87,25 @@ class NcclComm : public DeviceComm {
     pg_->broadcast(v)->wait();
   }
 
+  void shutdown() override {
+    if (ended_) return;
+    end_group(*pg_, /*graceful=*/true);
+    ended_ = true;  // (a shutdown that threw is aborted by the destructor)
+  }
+
+  // Without shutdown() (a failed run, a peer that stopped): abort, which does not wait for
+  // the peers, as the process group's own destructor would, minus its warning.
+  ~NcclComm() override {
+    if (ended_) return;
+    try {
+      end_group(*pg_, /*graceful=*/false);
+    } catch (...) {
+    }
+  }
+
  private:
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> pg_;
+  bool ended_ = false;
 };
 
 }  // namespace

@@ -26,6 +26,9 @@ class DeviceComm {
   // that a dead or stalled peer becomes an exception after the timeout, not a hang).
   virtual void allreduce_sum(at::Tensor& flat) = 0;
   virtual void broadcast(at::Tensor& flat) = 0;  // from rank 0
+  // The communicator ended in step with the peers (every rank calls it, after a last
+  // collective). A comm destroyed without it is aborted: no wait for peers that may be gone.
+  virtual void shutdown() = 0;
 };
 
 // A NCCL communicator of `size` ranks on the rendezvous `store` (its own prefix within it).

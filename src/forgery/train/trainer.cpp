@@ -936,8 +936,8 @@ void Trainer::setup_graphs() {
 
 void Trainer::leave_group() {
   // Rank 0 serves the TCP store: it may only exit once every rank is past its last look at
-  // the store (a last collective).
-  if (group_) group_->barrier();
+  // the store (a last collective); NCCL's communicator then ends in step on every rank.
+  if (group_) group_->leave();
 }
 
 void Trainer::sync_with_writer(const std::string& key) {
