@@ -139,12 +139,14 @@ int run_train(const TrainArgs& a) {
     std::fputs(config.to_toml().c_str(), stdout);
     return 0;
   }
-  // The run's config.toml and checkpoints name the data by its absolute path, so that the run
-  // reruns (forgery train RUN/config.toml) and resumes from any working folder.
-  if (config.has("data_dir") && !config.get_string("data_dir").empty()) {
+  // The run's config.toml and checkpoints name the data and the evaluation's networks by their
+  // absolute paths, so that the run reruns (forgery train RUN/config.toml), resumes and is
+  // evaluated from any working folder.
+  for (const char* key : {"data_dir", "eval_features", "eval_classifier", "eval_judge"}) {
+    if (!config.has(key) || config.get_string(key).empty()) continue;
     std::error_code ec;
-    const fs::path abs = fs::absolute(config.get_string("data_dir"), ec).lexically_normal();
-    if (!ec) config.set("data_dir", abs.string());
+    const fs::path abs = fs::absolute(config.get_string(key), ec).lexically_normal();
+    if (!ec) config.set(key, abs.string());
   }
   const dist::WorldSpec spec = dist::read_world(a.dist_init);
   fs::path run_dir = a.out.empty() ? default_run_dir(a.preset_or_config) : a.out;
@@ -488,6 +490,7 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
   if (!a.features.empty()) {
     if (!config.has("eval_features"))
       throw UsageError("eval --features: model " + config.get_string("model") + " takes no feature network");
+    torchscript_features(a.features);  // errors name --features, not the option it is passed on as
     config.set("eval_features", a.features);
   }
   const fs::path report = prepare_eval_report(a, ck.path());
@@ -525,12 +528,17 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
 }
 }  // namespace
 
-int run_eval(const EvalArgs& a) {
+int run_eval(const EvalArgs& given) {
   auto t0 = std::chrono::steady_clock::now();
   configure_threads(0);
+  EvalArgs a = given;  // --features may come from the run's eval_features
+  bool features_of_run = false;
   EvalOptions options;
-  options.metrics = parse_metric_list(!a.metrics.empty() ? a.metrics
-                                      : a.features.empty() ? "fid,kid,pr,is,classes" : "fid,kid,pr");
+  const auto choose_metrics = [&] {
+    options.metrics = parse_metric_list(!a.metrics.empty() ? a.metrics
+                                        : a.features.empty() ? "fid,kid,pr,is,classes" : "fid,kid,pr");
+  };
+  choose_metrics();
   options.seed = static_cast<uint64_t>(a.seed);
   ImageSet real, fake;
   fs::path data_dir, report;
@@ -559,6 +567,14 @@ int run_eval(const EvalArgs& a) {
     Config config = ck.config({{"device", "cpu"}});
     const ModelInfo& info = find_model(config.get_string("model"));
     if (!info.make_gan) return eval_with_recipe(a, ck, t0);
+    // A run trained with eval_features is measured with that network unless told otherwise.
+    if (a.features.empty() && a.classifier.empty() && config.has("eval_features") &&
+        !config.get_string("eval_features").empty()) {
+      a.features = config.get_string("eval_features");
+      features_of_run = true;
+      std::fprintf(stderr, "forgery: features: %s (the run's eval_features)\n", a.features.c_str());
+      choose_metrics();
+    }
     GanNetworks nets = info.make_gan(config);
     bool average = false;
     load_module_state(*nets.generator, generator_weights(ck, "generator", a.no_ema, "eval", &average),
@@ -598,7 +614,7 @@ int run_eval(const EvalArgs& a) {
   }
   std::unique_ptr<FeatureExtractor> extractor;
   if (!a.features.empty()) {
-    extractor = torchscript_features(a.features);
+    extractor = torchscript_features(a.features, features_of_run ? "the run's eval_features" : "--features");
   } else {
     fs::path cls = ensure_classifier(a.classifier, data_dir);
     if (a.classifier.empty())

@@ -485,6 +485,69 @@ TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {
   EXPECT_NE(r.err.find("1 class sub-folder (only); a conditional model needs at least two"), std::string::npos) << r.err;
 }
 
+// eval_every with a feature network of the user's (eval_features): folder runs, which the MNIST
+// classifier cannot measure, and MNIST runs. The metrics that need class probabilities are left
+// out with a note; forgery eval of the run uses the same network unless told otherwise.
+TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
+  std::mt19937 rng(5);
+  fs::create_directories(tmp_ / "faces");
+  for (int i = 0; i < 48; ++i) {
+    Image img;
+    img.width = img.height = 16;
+    img.channels = 3;
+    img.pixels.resize(16 * 16 * 3);
+    for (auto& p : img.pixels) p = static_cast<uint8_t>(rng() % 256);
+    write_png(tmp_ / "faces" / ("f" + std::to_string(i) + ".png"), img);
+  }
+  const std::string features = test::fixture("ts_features.pt").string();
+  const std::string common = "train dcgan-mnist --epochs 2 --set dataset=folder --set channels=3 --set image_size=16 "
+                             "--set ngf=4 --set ndf=4 --set batch_size=16 --set progress=off --set sample_size=4 "
+                             "--set eval_every=1 --set eval_n=24 --data faces";
+  // Refused before anything is written: no feature network, a missing one, only metrics it cannot give.
+  expect_refused(common + " --out r0", 2, "option eval_every with dataset folder needs eval_features");
+  expect_refused(common + " --set eval_features=missing.pt --out r0", 1, "missing.pt");
+  expect_refused(common + " --set eval_features=" + features + " --set eval_metrics=is,classes --out r0", 2,
+                 "option eval_metrics 'is,classes': with eval_features only fid, kid and pr");
+  expect_refused(common + " --set eval_features=" + features + " --set eval_metrics=fid,sharpness --out r0", 2,
+                 "option eval_metrics 'fid,sharpness': unknown metric 'sharpness'");
+  EXPECT_FALSE(fs::exists(tmp_ / "r0"));
+  // A relative path, kept absolute in the run's config (eval from another folder finds it).
+  fs::copy_file(features, tmp_ / "net.pt");
+  auto r = run_forgery(common + " --set eval_features=net.pt --out run", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("eval_every: no is, classes: they need the MNIST classifier's class probabilities"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("no is, classes", r.err.find("no is, classes") + 1), std::string::npos) << "said once: " << r.err;
+  MetricsLog log(tmp_ / "run");
+  log.load();
+  for (const char* k : {"fid", "kid_mean", "precision", "recall"}) {
+    ASSERT_EQ(log.column(k).size(), 2u) << k;
+    for (double v : log.column(k)) EXPECT_TRUE(std::isfinite(v)) << k;
+  }
+  EXPECT_TRUE(log.column("is").empty() || std::isnan(log.column("is")[0]));
+  EXPECT_TRUE(fs::exists(tmp_ / "run/checkpoints/best.pt"));
+  EXPECT_NE(read_file(tmp_ / "run/config.toml").find((tmp_ / "net.pt").string()), std::string::npos);
+  // forgery eval of the run, from another folder: the run's eval_features, said so.
+  fs::create_directories(tmp_ / "elsewhere");
+  r = run_forgery("eval '" + (tmp_ / "run").string() + "' --n 24 --out ev.json", tmp_ / "elsewhere");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(the run's eval_features)"), std::string::npos) << r.err;
+  const std::string report = read_file(tmp_ / "elsewhere/ev.json");
+  for (const char* want : {"\"fid\"", "\"kid_mean\"", "\"real_count\": 24"})
+    EXPECT_NE(report.find(want), std::string::npos) << want << "\n" << report;
+  // An MNIST run measured by the same network: the test images are the real set.
+  r = run_forgery("train gan-mnist --epochs 1 --set width=8 --set progress=off --set eval_every=1 --set eval_n=50 "
+                  "--set eval_metrics=fid,kid --set eval_features=net.pt " + data() + " --out m",
+                  tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("no is"), std::string::npos) << r.err;
+  MetricsLog mlog(tmp_ / "m");
+  mlog.load();
+  ASSERT_EQ(mlog.column("fid").size(), 1u);
+  EXPECT_TRUE(std::isfinite(mlog.column("fid")[0]));
+  EXPECT_TRUE(std::isfinite(mlog.column("kid_mean")[0]));
+}
+
 TEST_F(Cli, CorruptCheckpointIsNamedOnResumeAndSample) {
   fs::create_directories(tmp_ / "run/checkpoints");
   std::ofstream(tmp_ / "run/checkpoints/last.pt") << "PK\x03\x04garbage";

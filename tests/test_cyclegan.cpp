@@ -480,6 +480,9 @@ TEST_F(CycleGanRun, BadInputsAreNamed) {
   fs::remove_all(tmp_ / "run");
   expect_error(train + data("h2z") + " --set direction=AtoC", 2, {"option direction 'AtoC'"});
   expect_error(train + data("h2z") + " --set lambda_identity=0.5 --set output_nc=1", 2, {"lambda_identity", "input_nc"});
+  // A feature network for eval_every that is not there stops the run before its first epoch.
+  expect_error(train + data("h2z") + " --set eval_every=1 --set eval_features=none.pt", 1,
+               {"option eval_features", "none.pt does not exist"});
 }
 
 }  // namespace

@@ -111,18 +111,18 @@ class ClassifierFeatures : public FeatureExtractor {
 };
 class TorchScriptFeatures : public FeatureExtractor {
  public:
-  explicit TorchScriptFeatures(const fs::path& file) : file_(file) {
+  TorchScriptFeatures(const fs::path& file, std::string label) : file_(file), label_(std::move(label)) {
     std::error_code ec;
-    if (!fs::exists(file, ec)) throw Error("--features " + file.string() + " does not exist");
+    if (!fs::exists(file, ec)) throw Error(label_ + " " + file.string() + " does not exist");
     try {
       module_ = torch::jit::load(file.string());
     } catch (const c10::Error& e) {
-      throw Error("--features " + file.string() + " is not a TorchScript network: " + e.what_without_backtrace());
+      throw Error(label_ + " " + file.string() + " is not a TorchScript network: " + e.what_without_backtrace());
     } catch (const std::exception& e) {
-      throw Error("--features " + file.string() + " is not a TorchScript network: " + e.what());
+      throw Error(label_ + " " + file.string() + " is not a TorchScript network: " + e.what());
     }
     module_.eval();
-    key_ = content_key(file, "--features");
+    key_ = content_key(file, label_);
   }
   std::string id() const override { return "torchscript-" + file_.stem().string() + "-" + key_; }
   Extracted extract(const ImageSet& set, ProgressMode progress) override {
@@ -141,24 +141,24 @@ class TorchScriptFeatures : public FeatureExtractor {
       try {
         out = module_.forward({b});
       } catch (const c10::Error& e) {
-        throw Error("--features " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
+        throw Error(label_ + " " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
                     ", 3, 299, 299]: " + e.what_without_backtrace());
       } catch (const std::exception& e) {
         // Errors inside a script come from the TorchScript interpreter as std::runtime_error
         // (torch::jit::JITException for a `raise`), not as c10::Error.
-        throw Error("--features " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
+        throw Error(label_ + " " + file_.string() + " failed on a batch of [" + std::to_string(b.size(0)) +
                     ", 3, 299, 299]: " + e.what());
       }
       if ((out.isList() || out.isTuple()) && !out.isTensor()) {
         auto elems = out.isList() ? out.toListRef().vec() : out.toTupleRef().elements().vec();
-        if (elems.empty()) throw Error("--features " + file_.string() + " returned an empty list");
+        if (elems.empty()) throw Error(label_ + " " + file_.string() + " returned an empty list");
         out = elems[0];
       }
-      if (!out.isTensor()) throw Error("--features " + file_.string() + " must return a tensor of features");
+      if (!out.isTensor()) throw Error(label_ + " " + file_.string() + " must return a tensor of features");
       auto f = out.toTensor();
       if (f.dim() == 4 && f.size(2) == 1 && f.size(3) == 1) f = f.flatten(1);
       if (f.dim() != 2 || f.size(0) != b.size(0))
-        throw Error("--features " + file_.string() + " returned shape " + shape_text(f) +
+        throw Error(label_ + " " + file_.string() + " returned shape " + shape_text(f) +
                     " for a batch of " + std::to_string(b.size(0)) + "; expected [N, D] or [N, D, 1, 1]");
       feats.push_back(f.to(torch::kFloat));
       bar.update(s / bs + 1, std::min(n, s + bs));
@@ -174,13 +174,14 @@ class TorchScriptFeatures : public FeatureExtractor {
     return s + "]";
   }
   fs::path file_;
+  std::string label_;  // how errors name the file: "--features", "option eval_features"
   torch::jit::script::Module module_;
   std::string key_;
 };
 }  // namespace
 
-std::unique_ptr<FeatureExtractor> torchscript_features(const fs::path& file) {
-  return std::make_unique<TorchScriptFeatures>(file);
+std::unique_ptr<FeatureExtractor> torchscript_features(const fs::path& file, const std::string& label) {
+  return std::make_unique<TorchScriptFeatures>(file, label);
 }
 
 std::unique_ptr<FeatureExtractor> mnist_classifier_features(const fs::path& file) {

@@ -41,8 +41,10 @@ std::unique_ptr<FeatureExtractor> mnist_classifier_features(const std::filesyste
 // Any network saved as TorchScript (for example Inception-v3 with the pytorch-fid weights):
 // it receives [N, 3, 299, 299] in [0, 1] (grey repeated to 3 channels, bilinear resize) and
 // returns [N, D] or [N, D, 1, 1] features, or a list/tuple whose first element is that.
-// It gives no class probabilities (is and classes need the MNIST classifier).
-std::unique_ptr<FeatureExtractor> torchscript_features(const std::filesystem::path& file);
+// It gives no class probabilities (is and classes need the MNIST classifier). Errors name the
+// file after `label` (the command-line flag or the option it came from).
+std::unique_ptr<FeatureExtractor> torchscript_features(const std::filesystem::path& file,
+                                                       const std::string& label = "--features");
 
 // Metric names: fid, kid, pr, is, classes, accuracy (conditional models: how often the
 // classifier finds the class each image was generated for).

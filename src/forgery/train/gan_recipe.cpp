@@ -43,6 +43,10 @@ class GanRecipe : public Recipe {
     nets_ = info.make_gan(config_);
     nets_.generator->to(device_);
     nets_.discriminator->to(device_);
+    // A feature network for eval_every is read now: a bad file stops the run before its first
+    // epoch, not at its first evaluation.
+    if (config_.get_int("eval_every") > 0 && !config_.get_string("eval_features").empty())
+      features_ = torchscript_features(config_.get_string("eval_features"), "option eval_features");
     // A conditional model's grid shows one class per row.
     if (const int64_t classes = nets_.generator->num_classes(); classes > 0)
       fixed_labels_ =
@@ -170,38 +174,76 @@ class GanRecipe : public Recipe {
   GanNetworks nets_;
   at::Tensor fixed_noise_, fixed_labels_;
   std::vector<std::string> class_names_;
+  std::unique_ptr<FeatureExtractor> features_;  // eval_features, read in build()
   std::unique_ptr<EvalState> eval_;  // features of the real set and the extractor, made once
 };
 
+// The metrics eval_every can give: with eval_features, those that need class probabilities
+// (is, classes, accuracy) are left out. `left_out` names them.
+std::vector<std::string> gan_eval_metrics(const Config& c, std::string* left_out) {
+  std::vector<std::string> metrics = parse_metric_list(c.get_string("eval_metrics"));
+  if (c.get_string("eval_features").empty()) return metrics;
+  std::vector<std::string> kept;
+  for (const auto& m : metrics)
+    if (m == "is" || m == "classes" || m == "accuracy") {
+      if (left_out) *left_out += (left_out->empty() ? "" : ", ") + m;
+    } else {
+      kept.push_back(m);
+    }
+  return kept;
+}
+
 std::optional<Evaluation> GanRecipe::evaluate(int64_t epoch) {
   (void)epoch;
+  const bool own_features = features_ != nullptr;
   if (!eval_) {
-    fs::path data_dir = resolve_dataset_dir(config_.get_string("dataset"), config_.get_string("data_dir"));
-    fs::path cls = config_.get_string("eval_classifier");
-    if (cls.empty()) cls = default_classifier_path(data_dir);
-    if (!fs::exists(cls)) {
-      std::fprintf(stderr, "forgery: training the feature classifier for eval_every (once, cached in %s)\n",
-                   cls.parent_path().c_str());
-      ClassifierTraining o;
-      o.progress = parse_progress_mode(config_.get_string("progress"));
-      train_mnist_classifier(data_dir, cls, o);
-    }
     auto state = std::make_unique<EvalState>();
-    state->extractor = mnist_classifier_features(cls);
-    ImageSet real{mnist_eval_images(data_dir, config_.get_int("image_size")), (data_dir / "t10k").string()};
-    state->real = real_features_cached(*state->extractor, real, ProgressMode::Off);
+    ImageSet real;
+    if (config_.get_string("dataset") == "folder") {
+      // eval_n of the training images, a seeded choice made as training made them (as
+      // forgery eval RUN --features does); validate_gan made sure of a feature network.
+      const fs::path dir = config_.get_string("data_dir");
+      real = ImageSet{folder_eval_images(config_, dir, config_.get_int("eval_n"),
+                                         static_cast<uint64_t>(config_.get_int("seed")) + 5),
+                      "training images of " + dir.string()};
+    } else {
+      fs::path data_dir = resolve_dataset_dir(config_.get_string("dataset"), config_.get_string("data_dir"));
+      if (own_features) {
+        real = ImageSet{load_mnist_family(data_dir, /*train=*/false, c10::Device(c10::kCPU)).images,
+                        (data_dir / "t10k").string()};
+      } else {
+        fs::path cls = config_.get_string("eval_classifier");
+        if (cls.empty()) cls = default_classifier_path(data_dir);
+        if (!fs::exists(cls)) {
+          std::fprintf(stderr, "forgery: training the feature classifier for eval_every (once, cached in %s)\n",
+                       cls.parent_path().c_str());
+          ClassifierTraining o;
+          o.progress = parse_progress_mode(config_.get_string("progress"));
+          train_mnist_classifier(data_dir, cls, o);
+        }
+        state->extractor = mnist_classifier_features(cls);
+        real = ImageSet{mnist_eval_images(data_dir, config_.get_int("image_size")), (data_dir / "t10k").string()};
+      }
+    }
+    FeatureExtractor& extractor = own_features ? *features_ : *state->extractor;
+    state->real = real_features_cached(extractor, real, ProgressMode::Off);
     eval_ = std::move(state);
   }
   // Fixed evaluation noise from its own generator: comparable across epochs.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.get_int("seed")) + 3);
   const int64_t n = config_.get_int("eval_n");
   EvalOptions options;
-  options.metrics = parse_metric_list(config_.get_string("eval_metrics"));
+  std::string left_out;
+  options.metrics = gan_eval_metrics(config_, &left_out);
   options.seed = static_cast<uint64_t>(config_.get_int("seed"));
-  at::Tensor images = generate_for_eval(*nets_.generator, n, gen, device_, options, /*add_accuracy=*/true,
-                                        /*fit_to_classifier=*/true);
-  Extracted fake = eval_->extractor->extract(ImageSet{images, "generated"}, ProgressMode::Off);
+  at::Tensor images = generate_for_eval(*nets_.generator, n, gen, device_, options, /*add_accuracy=*/!own_features,
+                                        /*fit_to_classifier=*/!own_features);
+  FeatureExtractor& extractor = own_features ? *features_ : *eval_->extractor;
+  Extracted fake = extractor.extract(ImageSet{images, "generated"}, ProgressMode::Off);
   Evaluation ev;
+  if (!left_out.empty())
+    ev.notes.push_back("no " + left_out + ": they need the MNIST classifier's class probabilities, and eval_features "
+                       "gives features only");
   ev.summary = " " + std::to_string(n) + " images:";
   for (const auto& [k, v] : compute_metrics(eval_->real, fake, options)) {
     if (k.rfind("class_", 0) == 0) continue;
@@ -239,6 +281,9 @@ std::vector<OptionSpec> gan_options() {
       {"eval_metrics", OptionType::String, std::string("fid,kid,pr,is,classes"), "metrics logged by eval_every"},
       {"eval_classifier", OptionType::String, std::string(""),
        "feature classifier for eval_every; empty: the dataset's cached one (trained once when missing)"},
+      {"eval_features", OptionType::String, std::string(""),
+       "TorchScript feature network (e.g. Inception) for eval_every and forgery eval instead of the MNIST "
+       "classifier; needed for folder data"},
   };
 }
 
@@ -261,9 +306,23 @@ void validate_gan(const Config& c) {
   const auto& ds = c.get_string("dataset");
   if (ds != "mnist" && ds != "fashion-mnist" && ds != "folder")
     throw UsageError("option dataset '" + ds + "': supported: mnist, fashion-mnist, folder");
-  if (ds == "folder" && c.get_int("eval_every") > 0)
-    throw UsageError("option eval_every works with the MNIST family only (its classifier gives the features); "
-                     "evaluate a folder run after training with forgery eval RUN --features NET.pt");
+  if (ds == "folder" && c.get_int("eval_every") > 0 && c.get_string("eval_features").empty())
+    throw UsageError("option eval_every with dataset folder needs eval_features: a TorchScript feature network for "
+                     "RGB images such as Inception-v3 (the built-in classifier knows only the MNIST family)");
+  if (c.get_int("eval_every") > 0) {
+    std::string left_out;
+    std::vector<std::string> metrics;
+    try {
+      metrics = gan_eval_metrics(c, &left_out);
+    } catch (const UsageError& e) {
+      std::string why = e.what();
+      if (why.rfind("--metrics: ", 0) == 0) why = why.substr(11);
+      throw UsageError("option eval_metrics '" + c.get_string("eval_metrics") + "': " + why);
+    }
+    if (metrics.empty())
+      throw UsageError("option eval_metrics '" + c.get_string("eval_metrics") + "': with eval_features only fid, kid "
+                       "and pr can be measured (" + left_out + " need the MNIST classifier's class probabilities)");
+  }
 }
 
 RecipeRegistrar gan_recipe({

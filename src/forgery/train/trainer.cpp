@@ -956,6 +956,8 @@ void Trainer::evaluate(MetricRow& row, bool* improved) {
     ev = recipe_->evaluate(epoch_);
   }
   if (!ev) return;
+  for (const auto& note : ev->notes)
+    if (notes_said_.insert(note).second) std::fprintf(stderr, "forgery: eval_every: %s\n", note.c_str());
   for (auto& m : ev->metrics) row.push_back(std::move(m));
   if (std::isfinite(ev->best_value) && (best_epoch_ == 0 || ev->best_value < best_value_)) {
     best_value_ = ev->best_value;

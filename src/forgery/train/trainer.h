@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -205,6 +206,7 @@ class Trainer {
   double seconds_before_ = 0;  // time spent in this epoch before a resume
   // Evaluation (eval_every): the best value of the recipe's best metric and its epoch.
   double best_value_ = -1;
+  std::set<std::string> notes_said_;  // the evaluation's notes, each printed once a run
   int64_t best_epoch_ = 0;
 
   std::vector<WeightAverage> averages_;
