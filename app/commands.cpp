@@ -45,6 +45,13 @@ namespace forgery::app {
 char** g_argv = nullptr;
 
 namespace {
+// Options that name files: a run keeps them as absolute paths, so that it reruns (forgery train
+// RUN/config.toml), resumes and is evaluated from any working folder.
+const std::set<std::string>& path_options() {
+  static const std::set<std::string> keys = {"data_dir", "eval_features", "eval_classifier", "eval_judge"};
+  return keys;
+}
+
 std::string default_run_dir(const std::string& preset_or_config) {
   std::string name = fs::path(preset_or_config).stem().string();
   char stamp[32];
@@ -139,10 +146,7 @@ int run_train(const TrainArgs& a) {
     std::fputs(config.to_toml().c_str(), stdout);
     return 0;
   }
-  // The run's config.toml and checkpoints name the data and the evaluation's networks by their
-  // absolute paths, so that the run reruns (forgery train RUN/config.toml), resumes and is
-  // evaluated from any working folder.
-  for (const char* key : {"data_dir", "eval_features", "eval_classifier", "eval_judge"}) {
+  for (const std::string& key : path_options()) {
     if (!config.has(key) || config.get_string(key).empty()) continue;
     std::error_code ec;
     const fs::path abs = fs::absolute(config.get_string(key), ec).lexically_normal();
@@ -256,10 +260,10 @@ int run_resume(const ResumeArgs& a) {
   // stays the run it was (its seed, batch size and networks come from the checkpoint). The
   // exceptions: a linear learning-rate schedule may be lengthened (to train on past its end, as
   // the reference's continued training does; the next epochs follow the new schedule), and
-  // data_dir, for the same data moved to another folder.
-  static const std::set<std::string> changeable = {"progress",     "async_writes", "cuda_graphs",    "checkpoint_every",
-                                                   "dist_timeout", "dist_backend", "n_epochs",       "n_epochs_decay",
-                                                   "data_dir"};
+  // data_dir and the evaluation's networks, for the same files moved to another folder.
+  static const std::set<std::string> changeable = {
+      "progress",       "async_writes", "cuda_graphs",   "checkpoint_every", "dist_timeout",    "dist_backend",
+      "n_epochs",       "n_epochs_decay", "data_dir",    "eval_features",    "eval_classifier", "eval_judge"};
   const Config saved = ck.config({});
   for (const auto& kv : a.sets) {
     auto [key, value] = split_assignment(kv);
@@ -275,7 +279,7 @@ int run_resume(const ResumeArgs& a) {
       throw UsageError("resume --set " + key + ": a resumed run keeps the options it was started with; it can "
                        "change only " + list + " (use --epochs, --device, --threads for those)");
     }
-    if (key == "data_dir" && !value.empty()) value = fs::absolute(value, ec).lexically_normal().string();
+    if (path_options().count(key) && !value.empty()) value = fs::absolute(value, ec).lexically_normal().string();
     overrides.emplace_back(key, value);
   }
   Config config = ck.config(overrides);

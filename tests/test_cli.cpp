@@ -535,6 +535,16 @@ TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
   const std::string report = read_file(tmp_ / "elsewhere/ev.json");
   for (const char* want : {"\"fid\"", "\"kid_mean\"", "\"real_count\": 24"})
     EXPECT_NE(report.find(want), std::string::npos) << want << "\n" << report;
+  // The network moved: resume names it, and follows it with --set eval_features.
+  fs::rename(tmp_ / "net.pt", tmp_ / "moved.pt");
+  expect_refused("resume run --epochs 3", 1, "option eval_features " + (tmp_ / "net.pt").string() + " does not exist");
+  r = run_forgery("resume run --epochs 3 --set eval_features=moved.pt", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  MetricsLog resumed(tmp_ / "run");
+  resumed.load();
+  ASSERT_EQ(resumed.column("fid").size(), 3u);
+  EXPECT_TRUE(std::isfinite(resumed.column("fid")[2]));
+  fs::rename(tmp_ / "moved.pt", tmp_ / "net.pt");
   // An MNIST run measured by the same network: the test images are the real set.
   r = run_forgery("train gan-mnist --epochs 1 --set width=8 --set progress=off --set eval_every=1 --set eval_n=50 "
                   "--set eval_metrics=fid,kid --set eval_features=net.pt " + data() + " --out m",
