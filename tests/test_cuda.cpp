@@ -3,12 +3,14 @@
 // there is no CUDA device every test skips, saying so.
 #include <torch/torch.h>
 
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "forgery/core/fs.h"
 #include "forgery/data/tensor_dataset.h"
+#include "forgery/eval/evaluate.h"
 #include "forgery/io/image.h"
 #include "forgery/io/state_dict.h"
 #include "forgery/models/patchgan.h"
@@ -517,6 +519,40 @@ TEST_F(Cuda, TranslationOnTheGpuGivesTheCpusImages) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   EXPECT_LE(levels_apart(tmp_ / "cpu/testA_0.png", tmp_ / "cuda/testA_0.png"), 2);
+}
+
+// A feature network for eval_every runs on the training run's GPU: the same features as on the
+// CPU, up to the kernels' rounding, and a name of its own for the cache of real features.
+TEST_F(Cuda, FeatureNetworkOnTheGpuGivesTheCpusFeatures) {
+  const auto file = test::fixture("ts_features.pt");
+  auto cpu = torchscript_features(file);
+  auto gpu = torchscript_features(file, "option eval_features", c10::Device(c10::kCUDA));
+  EXPECT_NE(cpu->id(), gpu->id());
+  torch::manual_seed(3);
+  ImageSet set{torch::rand({7, 3, 16, 16}) * 2 - 1, "random images"};
+  Extracted a = cpu->extract(set, ProgressMode::Off), b = gpu->extract(set, ProgressMode::Off);
+  ASSERT_TRUE(b.features.device().is_cpu());
+  ASSERT_EQ(a.features.sizes(), b.features.sizes());
+  const double scale = a.features.abs().max().item<double>();
+  EXPECT_LT((a.features - b.features).abs().max().item<double>(), 1e-4 * std::max(scale, 1.0));
+  // The training run's path: eval_every on CUDA through the network.
+  std::mt19937 rng(6);
+  fs::create_directories(tmp_ / "faces");
+  for (int i = 0; i < 32; ++i) {
+    Image img;
+    img.width = img.height = 16;
+    img.channels = 3;
+    img.pixels.resize(16 * 16 * 3);
+    for (auto& p : img.pixels) p = static_cast<uint8_t>(rng() % 256);
+    write_png(tmp_ / "faces" / ("f" + std::to_string(i) + ".png"), img);
+  }
+  auto r = run_forgery("train dcgan-mnist --epochs 1 --device cuda --set dataset=folder --set channels=3 --set image_size=16 "
+                       "--set ngf=4 --set ndf=4 --set batch_size=16 --set progress=off --set sample_size=4 "
+                       "--set eval_every=1 --set eval_n=24 --set eval_features='" + file.string() + "' --data '" +
+                           (tmp_ / "faces").string() + "' --out '" + (tmp_ / "run").string() + "'",
+                       tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("fid "), std::string::npos) << r.out;
 }
 
 }  // namespace

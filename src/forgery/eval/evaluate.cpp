@@ -111,7 +111,8 @@ class ClassifierFeatures : public FeatureExtractor {
 };
 class TorchScriptFeatures : public FeatureExtractor {
  public:
-  TorchScriptFeatures(const fs::path& file, std::string label) : file_(file), label_(std::move(label)) {
+  TorchScriptFeatures(const fs::path& file, std::string label, const c10::Device& device)
+      : file_(file), label_(std::move(label)), device_(device) {
     std::error_code ec;
     if (!fs::exists(file, ec)) throw Error(label_ + " " + file.string() + " does not exist");
     try {
@@ -122,9 +123,21 @@ class TorchScriptFeatures : public FeatureExtractor {
       throw Error(label_ + " " + file.string() + " is not a TorchScript network: " + e.what());
     }
     module_.eval();
+    if (!device_.is_cpu()) {
+      try {
+        module_.to(device_);
+      } catch (const std::exception& e) {
+        throw Error(label_ + " " + file.string() + " cannot move to " + device_.str() + ": " +
+                    std::string(e.what()).substr(0, std::string(e.what()).find('\n')));
+      }
+    }
     key_ = content_key(file, label_);
   }
-  std::string id() const override { return "torchscript-" + file_.stem().string() + "-" + key_; }
+  // The device is part of the name: features computed elsewhere differ in their last bits, and
+  // cached real features are only reused by the same kind of computation.
+  std::string id() const override {
+    return "torchscript-" + file_.stem().string() + "-" + key_ + (device_.is_cpu() ? "" : "-" + device_.str());
+  }
   Extracted extract(const ImageSet& set, ProgressMode progress) override {
     const auto& x = set.images;
     if (x.size(1) != 1 && x.size(1) != 3)
@@ -134,7 +147,7 @@ class TorchScriptFeatures : public FeatureExtractor {
     const int64_t n = x.size(0), bs = 100;
     ProgressBar bar("features", (n + bs - 1) / bs, bs, progress);
     for (int64_t s = 0; s < n; s += bs) {
-      auto b = x.narrow(0, s, std::min(bs, n - s)).to(torch::kCPU, torch::kFloat).add(1).div_(2);
+      auto b = x.narrow(0, s, std::min(bs, n - s)).to(device_, torch::kFloat).add(1).div_(2);
       if (b.size(1) == 1) b = b.repeat({1, 3, 1, 1});
       b = torch::upsample_bilinear2d(b, {299, 299}, /*align_corners=*/false);
       c10::IValue out;
@@ -160,7 +173,7 @@ class TorchScriptFeatures : public FeatureExtractor {
       if (f.dim() != 2 || f.size(0) != b.size(0))
         throw Error(label_ + " " + file_.string() + " returned shape " + shape_text(f) +
                     " for a batch of " + std::to_string(b.size(0)) + "; expected [N, D] or [N, D, 1, 1]");
-      feats.push_back(f.to(torch::kFloat));
+      feats.push_back(f.to(torch::kCPU, torch::kFloat));
       bar.update(s / bs + 1, std::min(n, s + bs));
     }
     bar.finish();
@@ -175,13 +188,15 @@ class TorchScriptFeatures : public FeatureExtractor {
   }
   fs::path file_;
   std::string label_;  // how errors name the file: "--features", "option eval_features"
+  c10::Device device_;
   torch::jit::script::Module module_;
   std::string key_;
 };
 }  // namespace
 
-std::unique_ptr<FeatureExtractor> torchscript_features(const fs::path& file, const std::string& label) {
-  return std::make_unique<TorchScriptFeatures>(file, label);
+std::unique_ptr<FeatureExtractor> torchscript_features(const fs::path& file, const std::string& label,
+                                                       const c10::Device& device) {
+  return std::make_unique<TorchScriptFeatures>(file, label, device);
 }
 
 std::unique_ptr<FeatureExtractor> mnist_classifier_features(const fs::path& file) {

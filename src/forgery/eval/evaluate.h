@@ -1,6 +1,7 @@
 #pragma once
 // Evaluation: image sets, feature extraction, and the metrics by name.
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <filesystem>
 #include <functional>
@@ -42,9 +43,12 @@ std::unique_ptr<FeatureExtractor> mnist_classifier_features(const std::filesyste
 // it receives [N, 3, 299, 299] in [0, 1] (grey repeated to 3 channels, bilinear resize) and
 // returns [N, D] or [N, D, 1, 1] features, or a list/tuple whose first element is that.
 // It gives no class probabilities (is and classes need the MNIST classifier). Errors name the
-// file after `label` (the command-line flag or the option it came from).
+// file after `label` (the command-line flag or the option it came from). The network runs on
+// `device` (a training run's, so that a GPU run measures on the GPU); features come back on
+// the CPU.
 std::unique_ptr<FeatureExtractor> torchscript_features(const std::filesystem::path& file,
-                                                       const std::string& label = "--features");
+                                                       const std::string& label = "--features",
+                                                       const c10::Device& device = c10::Device(c10::kCPU));
 
 // Metric names: fid, kid, pr, is, classes, accuracy (conditional models: how often the
 // classifier finds the class each image was generated for).

@@ -57,7 +57,7 @@ class CycleGanRecipe : public Recipe {
     // A feature network for eval_every is read now: a bad file stops the run before its first
     // epoch, not at its first evaluation.
     if (config_.get_int("eval_every") > 0 && !config_.get_string("eval_features").empty())
-      features_ = torchscript_features(config_.get_string("eval_features"), "option eval_features");
+      features_ = torchscript_features(config_.get_string("eval_features"), "option eval_features", device_);
   }
 
   std::vector<NetworkDecl> networks() const override {
@@ -167,7 +167,7 @@ std::optional<Evaluation> CycleGanRecipe::evaluate(int64_t epoch) {
     }
     judge_ = domain_judge_features(file);
     const std::string& features = config_.get_string("eval_features");
-    if (!features.empty() && !features_) features_ = torchscript_features(features, "option eval_features");
+    if (!features.empty() && !features_) features_ = torchscript_features(features, "option eval_features", device_);
   }
   TranslateOptions o;
   o.eval_mode = config_.get_bool("eval_mode");

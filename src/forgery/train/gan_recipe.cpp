@@ -46,7 +46,7 @@ class GanRecipe : public Recipe {
     // A feature network for eval_every is read now: a bad file stops the run before its first
     // epoch, not at its first evaluation.
     if (config_.get_int("eval_every") > 0 && !config_.get_string("eval_features").empty())
-      features_ = torchscript_features(config_.get_string("eval_features"), "option eval_features");
+      features_ = torchscript_features(config_.get_string("eval_features"), "option eval_features", device_);
     // A conditional model's grid shows one class per row.
     if (const int64_t classes = nets_.generator->num_classes(); classes > 0)
       fixed_labels_ =
