@@ -29,7 +29,7 @@ struct DownloadArgs {
 };
 
 struct EvalArgs {
-  std::string source, real, fake, data, classifier, features, out, metrics;
+  std::string source, real, fake, data, classifier, features, out, metrics, device = "cpu";
   int64_t n = 10000, seed = 0;
   bool no_ema = false;
   bool n_given = false;  // --n on the command line

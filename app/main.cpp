@@ -169,6 +169,8 @@ int main(int argc, char** argv) {
   e->add_option("--seed", eval.seed, "noise and subset seed")->check(at_least(0, forgery::kLargestSeed));
   e->add_option("--classifier", eval.classifier, "feature classifier (default: trained once and cached)");
   e->add_option("--out", eval.out, "report file (default RUN_DIR/eval/CHECKPOINT.json)");
+  e->add_option("--device", eval.device,
+                "auto, cpu, cuda, cuda:N (default cpu): where the generator and a --features network run");
   e->add_flag("--no-ema", eval.no_ema,
               "a run with ema_kimg: measure the generator's trained weights rather than their moving average "
               "(the report's \"weights\" says which)");

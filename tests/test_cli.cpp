@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "forgery/core/fs.h"
+#include "forgery/core/runtime.h"
 #include "forgery/data/idx.h"
 #include "forgery/io/image.h"
 #include "forgery/io/metrics.h"
@@ -535,6 +536,20 @@ TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
   const std::string report = read_file(tmp_ / "elsewhere/ev.json");
   for (const char* want : {"\"fid\"", "\"kid_mean\"", "\"real_count\": 24"})
     EXPECT_NE(report.find(want), std::string::npos) << want << "\n" << report;
+  EXPECT_NE(report.find("\"device\": \"cpu\""), std::string::npos) << report;
+  // --device: where the generator and the feature network run (the CPU unless told).
+  const std::string eval_run = "eval '" + (tmp_ / "run").string() + "' --n 24";
+  expect_refused(eval_run + " --device gpu0 --out x.json", 2, "device 'gpu0': not a device name");
+  if (!cuda_available()) {
+    expect_refused(eval_run + " --device cuda --out x.json", 2, "CUDA is not available");
+  } else {
+    r = run_forgery(eval_run + " --device cuda --out evc.json", tmp_ / "elsewhere");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string on_gpu = read_file(tmp_ / "elsewhere/evc.json");
+    EXPECT_NE(on_gpu.find("\"device\": \"cuda:0\""), std::string::npos) << on_gpu;
+    const auto fid = [](const std::string& j) { return std::stod(j.substr(j.find("\"fid\": ") + 7)); };
+    EXPECT_NEAR(fid(on_gpu), fid(report), 0.02 * fid(report) + 1e-9) << on_gpu << "\n" << report;
+  }
   // The network moved: resume names it, and follows it with --set eval_features.
   fs::rename(tmp_ / "net.pt", tmp_ / "moved.pt");
   expect_refused("resume run --epochs 3", 1, "option eval_features " + (tmp_ / "net.pt").string() + " does not exist");
