@@ -101,6 +101,7 @@ def main():
         (f"translate {p2p}/weights/G.pt --preset pix2pix-facades --input {pairs}/val --out {work}/t",
          "a state_dict of another architecture"),
         (f"eval {gan} --metrics fid,sharpness", "an unknown metric"),
+        (f"eval {gan} --device gpu0", "an unknown eval device"),
         (f"eval --real {mnist}/t10k-images-idx3-ubyte.gz", "--real without --fake"),
         (f"eval --real {mnist}/t10k-images-idx3-ubyte.gz --fake {mnist}/t10k-images-idx3-ubyte.gz --n 100",
          "--n with two image sets (nothing is generated)"),
