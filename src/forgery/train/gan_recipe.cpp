@@ -86,6 +86,7 @@ class GanRecipe : public Recipe {
       dir = config_.get_string("data_dir");
       if (dir.empty()) throw UsageError("option dataset 'folder' needs data_dir (or --data DIR): the folder of images");
       data = load_image_folder(dir, o, device_);
+      folder_pixels_ = data.pixels;  // shared, not copied: eval_every's real set comes from it
     } else {
       dir = resolve_dataset_dir(dataset, config_.get_string("data_dir"));
       check_holds_dataset(dataset, dir);
@@ -175,6 +176,7 @@ class GanRecipe : public Recipe {
   at::Tensor fixed_noise_, fixed_labels_;
   std::vector<std::string> class_names_;
   std::unique_ptr<FeatureExtractor> features_;  // eval_features, read in build()
+  at::Tensor folder_pixels_;  // dataset folder: the training images as decoded (uint8, on the device)
   std::unique_ptr<EvalState> eval_;  // features of the real set and the extractor, made once
 };
 
@@ -203,8 +205,10 @@ std::optional<Evaluation> GanRecipe::evaluate(int64_t epoch) {
       // eval_n of the training images, a seeded choice made as training made them (as
       // forgery eval RUN --features does); validate_gan made sure of a feature network.
       const fs::path dir = config_.get_string("data_dir");
-      real = ImageSet{folder_eval_images(config_, dir, config_.get_int("eval_n"),
-                                         static_cast<uint64_t>(config_.get_int("seed")) + 5),
+      const auto seed = static_cast<uint64_t>(config_.get_int("seed")) + 5;
+      const int64_t n = config_.get_int("eval_n");
+      real = ImageSet{folder_pixels_.defined() ? choose_eval_images(folder_pixels_, n, seed)
+                                               : folder_eval_images(config_, dir, n, seed),
                       "training images of " + dir.string()};
     } else {
       fs::path data_dir = resolve_dataset_dir(config_.get_string("dataset"), config_.get_string("data_dir"));

@@ -142,11 +142,15 @@ ImageDataOptions gan_image_options(const Config& config) {
 }
 
 at::Tensor folder_eval_images(const Config& config, const std::filesystem::path& dir, int64_t n, uint64_t seed) {
-  ImageData folder = load_image_folder(dir, gan_image_options(config), c10::Device(c10::kCPU));
+  return choose_eval_images(load_image_folder(dir, gan_image_options(config), c10::Device(c10::kCPU)).pixels, n, seed);
+}
+
+at::Tensor choose_eval_images(const at::Tensor& pixels, int64_t n, uint64_t seed) {
   auto pick = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const int64_t size = pixels.size(0);
   const at::Tensor chosen =
-      at::randperm(folder.size(), pick, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, std::min(n, folder.size()));
-  return normalize_bytes(folder.pixels.index_select(0, chosen));
+      at::randperm(size, pick, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, std::min(n, size));
+  return normalize_bytes(pixels.index_select(0, chosen.to(pixels.device())).cpu());
 }
 
 }  // namespace forgery

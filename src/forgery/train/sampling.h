@@ -55,5 +55,8 @@ ImageDataOptions gan_image_options(const Config& config);
 // The real set of a run trained on an image folder: n of the folder's images (a choice seeded
 // by `seed`), made as training made them, as [n, C, S, S] floats in [-1, 1] on the CPU.
 at::Tensor folder_eval_images(const Config& config, const std::filesystem::path& dir, int64_t n, uint64_t seed);
+// The same choice from images already decoded (uint8 [N, C, S, S] on any device, in the
+// folder's order): training's own copy, so that eval_every decodes nothing again.
+at::Tensor choose_eval_images(const at::Tensor& pixels, int64_t n, uint64_t seed);
 
 }  // namespace forgery
