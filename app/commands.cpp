@@ -442,6 +442,29 @@ fs::path run_folder_of(const fs::path& checkpoint) {
   const fs::path dir = checkpoint.parent_path();
   return dir.filename() == "checkpoints" ? dir.parent_path() : dir;
 }
+// The path options (data_dir, eval_features, ...) as the run folder's config.toml has them now:
+// resume --set moves them there for files that moved, also where it writes no checkpoint (a
+// finished run), so they can be newer than the checkpoint's. Nothing where the folder has no
+// readable config.toml of the same model (a checkpoint copied elsewhere: its own copy decides).
+std::vector<std::pair<std::string, std::string>> current_path_options(const Checkpoint& ck) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const fs::path own = run_folder_of(ck.path()) / "config.toml";
+  std::error_code ec;
+  if (!fs::exists(own, ec)) return out;
+  try {
+    const std::string text = read_file(own, "run config");
+    const Config saved = ck.config({});
+    if (Config::peek_string(text, "model", own.string()).value_or("mlp-gan") != saved.get_string("model")) return out;
+    for (const std::string& key : path_options())
+      if (saved.has(key))
+        if (auto v = Config::peek_string(text, key, own.string()); v && *v != saved.get_string(key))
+          out.emplace_back(key, *v);
+  } catch (const std::exception&) {
+    out.clear();  // a damaged config.toml: the checkpoint's own copy decides
+  }
+  return out;
+}
+
 // Where eval's report goes, checked before the measuring starts: --out, else
 // RUN/eval/CHECKPOINT.json.
 fs::path prepare_eval_report(const EvalArgs& a, const fs::path& checkpoint) {
@@ -490,6 +513,7 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
     throw UsageError("eval: --metrics, --n and --classifier are for GAN-family models; model " +
                      ck.get_string("model") + " is measured by its recipe's own metrics");
   std::vector<std::pair<std::string, std::string>> overrides = {{"device", a.device}, {"progress", "off"}};
+  for (auto& kv : current_path_options(ck)) overrides.push_back(std::move(kv));
   if (!a.data.empty()) overrides.emplace_back("data_dir", a.data);
   Config config = ck.config(overrides);
   if (!a.features.empty()) {
@@ -575,7 +599,9 @@ int run_eval(const EvalArgs& given) {
     if (a.source.empty()) throw UsageError("eval: give a run folder or checkpoint, or --real and --fake");
     fs::path file = Checkpoint::locate(a.source);
     Checkpoint ck = Checkpoint::read(file);
-    Config config = ck.config({{"device", "cpu"}});
+    std::vector<std::pair<std::string, std::string>> overrides = {{"device", "cpu"}};
+    for (auto& kv : current_path_options(ck)) overrides.push_back(std::move(kv));
+    Config config = ck.config(overrides);
     const ModelInfo& info = find_model(config.get_string("model"));
     if (!info.make_gan) return eval_with_recipe(a, ck, t0);
     // A run trained with eval_features is measured with that network unless told otherwise.
@@ -583,6 +609,9 @@ int run_eval(const EvalArgs& given) {
         !config.get_string("eval_features").empty()) {
       a.features = config.get_string("eval_features");
       features_of_run = true;
+      if (std::error_code ec; !fs::exists(a.features, ec))
+        throw Error("the run's eval_features " + a.features + " does not exist: give --features FILE, or record "
+                    "where it moved with forgery resume " + run_folder_of(file).string() + " --set eval_features=FILE");
       std::fprintf(stderr, "forgery: features: %s (the run's eval_features)\n", a.features.c_str());
       choose_metrics();
     }
@@ -601,6 +630,8 @@ int run_eval(const EvalArgs& given) {
                          "classifier cannot measure: give --features NET.pt (a TorchScript feature network for RGB "
                          "images, e.g. Inception-v3)");
       const fs::path dir = a.data.empty() ? fs::path(config.get_string("data_dir")) : fs::path(a.data);
+      if (std::error_code ec; a.data.empty() && !fs::exists(dir, ec))
+        throw Error("the run's data folder " + dir.string() + " does not exist: give --data DIR where it moved");
       real = ImageSet{folder_eval_images(config, dir, a.n, static_cast<uint64_t>(a.seed) + 1),
                       "training images of " + dir.string()};
       j["real"] = dir.string();
@@ -635,6 +666,10 @@ int run_eval(const EvalArgs& given) {
   }
   Extracted real_f = real_features_cached(*extractor, real, ProgressMode::Auto);
   Extracted fake_f = extractor->extract(fake, ProgressMode::Auto);
+  if (const std::string why = fid_needs_more_images(real_f, fake_f);
+      !why.empty() && std::find(options.metrics.begin(), options.metrics.end(), "fid") != options.metrics.end())
+    throw UsageError("eval: no FID from " + why + (a.real.empty() ? ": raise --n" : "") +
+                     ", or leave fid out with --metrics kid,pr");
   MetricResults results = compute_metrics(real_f, fake_f, options);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   j["real_count"] = real.images.size(0);

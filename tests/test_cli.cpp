@@ -511,14 +511,21 @@ TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
                  "option eval_metrics 'is,classes': with eval_features only fid, kid and pr");
   expect_refused(common + " --set eval_features=" + features + " --set eval_metrics=fid,sharpness --out r0", 2,
                  "option eval_metrics 'fid,sharpness': unknown metric 'sharpness'");
+  // A network that cannot give features is found on a test batch, before the first epoch.
+  expect_refused(common + " --set eval_features=" + test::fixture("ts_bad_shape.pt").string() + " --out r0", 1,
+                 "ts_bad_shape.pt returned shape");
+  expect_refused(common + " --set eval_features=" + test::fixture("ts_raises.pt").string() + " --out r0", 1,
+                 "ts_raises.pt failed on a batch of [2, 3, 299, 299]");
+  expect_refused(common + " --set eval_features=faces --out r0", 1, "faces is a folder, not a TorchScript network");
   EXPECT_FALSE(fs::exists(tmp_ / "r0"));
   // A relative path, kept absolute in the run's config (eval from another folder finds it).
   fs::copy_file(features, tmp_ / "net.pt");
   auto r = run_forgery(common + " --set eval_features=net.pt --out run", tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("eval_every: no is, classes: they need the MNIST classifier's class probabilities"),
+  EXPECT_NE(r.err.find("eval_every: is, classes left out: the MNIST classifier's class probabilities are needed"),
             std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("no is, classes", r.err.find("no is, classes") + 1), std::string::npos) << "said once: " << r.err;
+  EXPECT_EQ(r.err.find("is, classes left out", r.err.find("is, classes left out") + 1), std::string::npos)
+      << "said once: " << r.err;
   MetricsLog log(tmp_ / "run");
   log.load();
   for (const char* k : {"fid", "kid_mean", "precision", "recall"}) {
@@ -559,7 +566,37 @@ TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
   resumed.load();
   ASSERT_EQ(resumed.column("fid").size(), 3u);
   EXPECT_TRUE(std::isfinite(resumed.column("fid")[2]));
-  fs::rename(tmp_ / "moved.pt", tmp_ / "net.pt");
+  // Moved again after the run has finished: resume writes no checkpoint then, and forgery eval
+  // follows the run folder's config.toml.
+  fs::rename(tmp_ / "moved.pt", tmp_ / "moved2.pt");
+  r = run_forgery("eval run --n 24 --out x.json", tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("moved.pt does not exist: give --features FILE, or record where it moved with forgery resume"),
+            std::string::npos) << r.err;
+  r = run_forgery("resume run --set eval_features=moved2.pt", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_forgery("eval run --n 24 --out x.json", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find((tmp_ / "moved2.pt").string() + " (the run's eval_features)"), std::string::npos) << r.err;
+  fs::rename(tmp_ / "moved2.pt", tmp_ / "net.pt");
+  // A folder with no more images than the features have dimensions (8): FID is left out with a
+  // note (and so is best.pt); the other metrics are logged, and the run completes.
+  fs::create_directories(tmp_ / "few");
+  for (int i = 0; i < 6; ++i) fs::copy_file(tmp_ / "faces" / ("f" + std::to_string(i) + ".png"), tmp_ / "few" / ("f" + std::to_string(i) + ".png"));
+  r = run_forgery("train dcgan-mnist --epochs 1 --set dataset=folder --set channels=3 --set image_size=16 --set ngf=4 "
+                  "--set ndf=4 --set batch_size=2 --set progress=off --set sample_size=4 --set eval_every=1 "
+                  "--set eval_n=20 --set eval_features=net.pt --data few --out small", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no FID (and no best.pt, which follows it): 6 real and 20 generated images, and FID needs more "
+                       "than the 8 dimensions"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("eval: 20 images (6 real):"), std::string::npos) << r.out;
+  MetricsLog small(tmp_ / "small");
+  small.load();
+  EXPECT_TRUE(std::isnan(small.column("fid").at(0)));
+  EXPECT_TRUE(std::isfinite(small.column("kid_mean").at(0)));
+  EXPECT_FALSE(fs::exists(tmp_ / "small/checkpoints/best.pt"));
+  // forgery eval refuses instead, naming the way out.
+  expect_refused("eval small --n 20 --out x.json", 2, "eval: no FID from 6 real and 20 generated images");
   // An MNIST run measured by the same network: the test images are the real set.
   r = run_forgery("train gan-mnist --epochs 1 --set width=8 --set progress=off --set eval_every=1 --set eval_n=50 "
                   "--set eval_metrics=fid,kid --set eval_features=net.pt " + data() + " --out m",

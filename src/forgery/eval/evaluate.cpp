@@ -115,6 +115,7 @@ class TorchScriptFeatures : public FeatureExtractor {
       : file_(file), label_(std::move(label)), device_(device) {
     std::error_code ec;
     if (!fs::exists(file, ec)) throw Error(label_ + " " + file.string() + " does not exist");
+    if (fs::is_directory(file, ec)) throw Error(label_ + " " + file.string() + " is a folder, not a TorchScript network");
     try {
       module_ = torch::jit::load(file.string());
     } catch (const c10::Error& e) {
@@ -132,6 +133,9 @@ class TorchScriptFeatures : public FeatureExtractor {
       }
     }
     key_ = content_key(file, label_);
+    // A batch of two images now: a network that cannot give features fails here, before a run
+    // trains towards its first evaluation.
+    extract(ImageSet{at::zeros({2, 3, 8, 8}), "a test batch"}, ProgressMode::Off);
   }
   // The device is part of the name: features computed elsewhere differ in their last bits, and
   // cached real features are only reused by the same kind of computation.
@@ -225,6 +229,14 @@ std::vector<std::string> parse_metric_list(const std::string& text) {
   }
   if (out.empty()) throw UsageError("--metrics: no metric named");
   return out;
+}
+
+std::string fid_needs_more_images(const Extracted& real, const Extracted& fake) {
+  if (!real.features.defined() || !fake.features.defined() || real.features.dim() != 2) return "";
+  const int64_t d = real.features.size(1), r = real.features.size(0), f = fake.features.size(0);
+  if (r > d && f > d) return "";
+  return std::to_string(r) + " real and " + std::to_string(f) + " generated images, and FID needs more than the " +
+         std::to_string(d) + " dimensions of the features in each set";
 }
 
 MetricResults compute_metrics(const Extracted& real, const Extracted& fake, const EvalOptions& o) {

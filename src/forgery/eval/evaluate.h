@@ -63,6 +63,9 @@ struct EvalOptions {
   at::Tensor requested_labels;  // [N] classes the fake images were generated for (accuracy)
 };
 MetricResults compute_metrics(const Extracted& real, const Extracted& fake, const EvalOptions& options);
+// Why FID cannot be had from these features ("" when it can): each set needs more images than
+// the features have dimensions (their covariances are singular otherwise).
+std::string fid_needs_more_images(const Extracted& real, const Extracted& fake);
 
 // Features of a real set, cached under the cache folder by extractor and image content.
 Extracted real_features_cached(FeatureExtractor& extractor, const ImageSet& real, ProgressMode progress);

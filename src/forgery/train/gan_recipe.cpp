@@ -245,10 +245,20 @@ std::optional<Evaluation> GanRecipe::evaluate(int64_t epoch) {
   FeatureExtractor& extractor = own_features ? *features_ : *eval_->extractor;
   Extracted fake = extractor.extract(ImageSet{images, "generated"}, ProgressMode::Off);
   Evaluation ev;
+  // A conditional model's accuracy (added by default with the classifier) needs it too.
+  if (own_features && nets_.generator->num_classes() > 0 && left_out.find("accuracy") == std::string::npos)
+    left_out += std::string(left_out.empty() ? "" : ", ") + "accuracy";
   if (!left_out.empty())
-    ev.notes.push_back("no " + left_out + ": they need the MNIST classifier's class probabilities, and eval_features "
-                       "gives features only");
-  ev.summary = " " + std::to_string(n) + " images:";
+    ev.notes.push_back(left_out + " left out: the MNIST classifier's class probabilities are needed, and "
+                       "eval_features gives features only");
+  if (const std::string why = fid_needs_more_images(eval_->real, fake);
+      !why.empty() && std::find(options.metrics.begin(), options.metrics.end(), "fid") != options.metrics.end()) {
+    options.metrics.erase(std::find(options.metrics.begin(), options.metrics.end(), "fid"));
+    ev.notes.push_back("no FID (and no best.pt, which follows it): " + why + " (raise eval_n" +
+                       (config_.get_string("dataset") == "folder" ? "; the folder's images are the real set" : "") + ")");
+  }
+  const int64_t real_n = eval_->real.features.size(0);
+  ev.summary = " " + std::to_string(n) + " images" + (real_n != n ? " (" + std::to_string(real_n) + " real)" : "") + ":";
   for (const auto& [k, v] : compute_metrics(eval_->real, fake, options)) {
     if (k.rfind("class_", 0) == 0) continue;
     ev.metrics.emplace_back(k, v);
