@@ -17,6 +17,7 @@
 
 #include "forgery/core/error.h"
 #include "forgery/core/fs.h"
+#include "forgery/core/hash.h"
 #include "forgery/core/presets.h"
 #include "forgery/core/precision.h"
 #include "forgery/core/runtime.h"
@@ -229,6 +230,24 @@ int run_train(const TrainArgs& a) {
   });
 }
 
+// resume --set of an evaluation network (eval_features, eval_classifier, eval_judge) is for the
+// same file moved: the run's FIDs and its best.pt stay comparable only with the network they
+// were measured with. So the new file must exist, a default ("") stays a default, and where
+// the old file is still there the two must hold the same bytes.
+void check_same_network(const std::string& key, const std::string& old_path, const std::string& new_path) {
+  const std::string what = "resume --set " + key + "=" + new_path;
+  if (old_path.empty() != new_path.empty())
+    throw UsageError(what + ": the run was measured with " + (old_path.empty() ? "the default network" : old_path) +
+                     "; a resumed run keeps the network it is measured with (--set is for a file that moved)");
+  if (new_path.empty() || new_path == old_path) return;
+  std::error_code ec;
+  if (!fs::is_regular_file(new_path, ec)) throw UsageError(what + ": no such file");
+  if (fs::is_regular_file(old_path, ec) &&
+      fnv1a(read_file(old_path, key)) != fnv1a(read_file(new_path, key)))
+    throw UsageError(what + ": not the network the run was measured with (" + old_path +
+                     " is still there, with other contents); a resumed run keeps the network it is measured with");
+}
+
 int run_resume(const ResumeArgs& a) {
   std::error_code ec;
   if (!fs::is_directory(a.run_dir, ec)) throw Error("run folder " + a.run_dir + " does not exist or is not a folder");
@@ -281,6 +300,7 @@ int run_resume(const ResumeArgs& a) {
                        "change only " + list + " (use --epochs, --device, --threads for those)");
     }
     if (path_options().count(key) && !value.empty()) value = fs::absolute(value, ec).lexically_normal().string();
+    if (key != "data_dir" && path_options().count(key)) check_same_network(key, saved.get_string(key), value);
     overrides.emplace_back(key, value);
   }
   Config config = ck.config(overrides);
@@ -521,6 +541,8 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
       throw UsageError("eval --features: model " + config.get_string("model") + " takes no feature network");
     torchscript_features(a.features);  // errors name --features, not the option it is passed on as
     config.set("eval_features", a.features);
+  } else if (config.has("eval_features") && !config.get_string("eval_features").empty()) {
+    std::fprintf(stderr, "forgery: features: %s (the run's eval_features)\n", config.get_string("eval_features").c_str());
   }
   const fs::path report = prepare_eval_report(a, ck.path());
   const c10::Device device = select_device(a.device);
@@ -542,6 +564,9 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
   j["epoch"] = ck.get_int("epoch");
   j["weights"] = average ? "ema" : "trained";
   j["device"] = device.str();
+  // What KID and FID were measured on: the recipe's own judge, or a feature network.
+  if (config.has("eval_features"))
+    j["features"] = config.get_string("eval_features").empty() ? "the domain judge" : config.get_string("eval_features");
   std::printf("%-24s %s\n", "metric", "value");
   for (const auto& [k, v] : ev->metrics) {
     const double x = std::holds_alternative<double>(v) ? std::get<double>(v)
@@ -565,6 +590,8 @@ int run_eval(const EvalArgs& given) {
   configure_threads(0);
   EvalArgs a = given;  // --features may come from the run's eval_features
   bool features_of_run = false;
+  if (!a.features.empty() && !a.classifier.empty())
+    throw UsageError("eval: --features and --classifier both choose the network that gives the features; give one");
   EvalOptions options;
   const auto choose_metrics = [&] {
     options.metrics = parse_metric_list(!a.metrics.empty() ? a.metrics
@@ -614,6 +641,11 @@ int run_eval(const EvalArgs& given) {
                     "where it moved with forgery resume " + run_folder_of(file).string() + " --set eval_features=FILE");
       std::fprintf(stderr, "forgery: features: %s (the run's eval_features)\n", a.features.c_str());
       choose_metrics();
+      for (const auto& m : options.metrics)
+        if (m == "is" || m == "classes" || m == "accuracy")
+          throw UsageError("eval --metrics " + m + ": this run is measured with its eval_features network (" +
+                           a.features + "), which gives no class probabilities; give --classifier FILE (an "
+                           "MNIST-family classifier) for is, classes and accuracy");
     }
     GanNetworks nets = info.make_gan(config);
     bool average = false;

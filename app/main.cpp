@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   r->add_option("--set", resume.sets,
                 "change an option that leaves the training's numbers alone: key=value (repeatable; progress, "
                 "async_writes, cuda_graphs, checkpoint_every, dist_timeout, dist_backend; n_epochs, "
-                "n_epochs_decay to lengthen a linear schedule; data_dir for data that moved)")
+                "n_epochs_decay to lengthen a linear schedule; data_dir, eval_features, eval_classifier, eval_judge for "
+                "files that moved)")
       ->allow_extra_args(false);
 
   SampleArgs sample;

@@ -608,6 +608,13 @@ TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
   ASSERT_EQ(mlog.column("fid").size(), 1u);
   EXPECT_TRUE(std::isfinite(mlog.column("fid")[0]));
   EXPECT_TRUE(std::isfinite(mlog.column("kid_mean")[0]));
+  // resume --set is for the same network moved, not for another one: FIDs and best.pt would mix.
+  expect_refused("resume m --epochs 2 --set eval_features=" + test::fixture("ts_bad_shape.pt").string(), 2,
+                 "not the network the run was measured with (" + (tmp_ / "net.pt").string() + " is still there");
+  expect_refused("resume m --epochs 2 --set eval_features=", 2, "the run was measured with " + (tmp_ / "net.pt").string());
+  expect_refused("resume m --epochs 2 --set eval_features=nothere.pt", 2, "nothere.pt: no such file");
+  expect_refused("resume m --epochs 2 --set eval_classifier=nothere.pt", 2,
+                 "the run was measured with the default network");
 }
 
 TEST_F(Cli, CorruptCheckpointIsNamedOnResumeAndSample) {

@@ -333,6 +333,10 @@ void validate_gan(const Config& c) {
       if (why.rfind("--metrics: ", 0) == 0) why = why.substr(11);
       throw UsageError("option eval_metrics '" + c.get_string("eval_metrics") + "': " + why);
     }
+    const bool conditional = c.has("num_classes") && c.get_int("num_classes") > 0;
+    if (!conditional && std::find(metrics.begin(), metrics.end(), "accuracy") != metrics.end())
+      throw UsageError("option eval_metrics '" + c.get_string("eval_metrics") + "': accuracy needs a conditional "
+                       "model (the classes its samples are asked for)");
     if (metrics.empty())
       throw UsageError("option eval_metrics '" + c.get_string("eval_metrics") + "': with eval_features only fid, kid "
                        "and pr can be measured (" + left_out + " need the MNIST classifier's class probabilities)");
