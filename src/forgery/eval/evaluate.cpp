@@ -222,7 +222,7 @@ std::vector<std::string> parse_metric_list(const std::string& text) {
       const auto& known = metric_names();
       if (std::find(known.begin(), known.end(), name) == known.end())
         throw UsageError("--metrics: unknown metric '" + name + "' (known: fid, kid, pr, is, classes, accuracy)");
-      out.push_back(name);
+      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);  // each once
     }
     if (comma == std::string::npos) break;
     start = comma + 1;

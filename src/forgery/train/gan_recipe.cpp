@@ -251,9 +251,11 @@ std::optional<Evaluation> GanRecipe::evaluate(int64_t epoch) {
   if (!left_out.empty())
     ev.notes.push_back(left_out + " left out: the MNIST classifier's class probabilities are needed, and "
                        "eval_features gives features only");
-  if (const std::string why = fid_needs_more_images(eval_->real, fake);
-      !why.empty() && std::find(options.metrics.begin(), options.metrics.end(), "fid") != options.metrics.end()) {
-    options.metrics.erase(std::find(options.metrics.begin(), options.metrics.end(), "fid"));
+  const auto fid = std::find(options.metrics.begin(), options.metrics.end(), "fid");
+  if (fid == options.metrics.end()) {
+    ev.notes.push_back("no best.pt: it follows FID, which eval_metrics leaves out");
+  } else if (const std::string why = fid_needs_more_images(eval_->real, fake); !why.empty()) {
+    options.metrics.erase(fid);
     ev.notes.push_back("no FID (and no best.pt, which follows it): " + why + " (raise eval_n" +
                        (config_.get_string("dataset") == "folder" ? "; the folder's images are the real set" : "") + ")");
   }
