@@ -32,6 +32,18 @@ inline bool same(const NamedTensors& a, const NamedTensors& b) {
   return true;
 }
 
+// An image folder of n size x size colour PNGs of noise (DIR/f0.png, ...): data for folder runs
+// where what the images show does not matter.
+inline void write_noise_pngs(const fs::path& dir, int n, int size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  fs::create_directories(dir);
+  for (int i = 0; i < n; ++i) {
+    Image img{size, size, 3, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
+    for (auto& p : img.pixels) p = static_cast<uint8_t>(rng() % 256);
+    write_png(dir / ("f" + std::to_string(i) + ".png"), img);
+  }
+}
+
 // Unpaired data for CycleGAN runs.
 // DIR/trainA, trainB, testA, testB: 32x32 images; A has bright disks, B dark squares.
 inline void write_domains(const fs::path& dir, int n_train_a, int n_train_b, int n_test, uint32_t seed = 11) {

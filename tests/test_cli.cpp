@@ -14,6 +14,7 @@
 #include "forgery/io/metrics.h"
 #include "forgery/io/torch_file.h"
 #include "forgery/train/checkpoint.h"
+#include "run_fixture.h"
 #include "test_util.h"
 
 namespace forgery {
@@ -490,16 +491,7 @@ TEST_F(Cli, ConditionalFolderRunAndSampleByLabel) {
 // classifier cannot measure, and MNIST runs. The metrics that need class probabilities are left
 // out with a note; forgery eval of the run uses the same network unless told otherwise.
 TEST_F(Cli, EvalEveryWithEvalFeaturesMeasuresFolderAndMnistRuns) {
-  std::mt19937 rng(5);
-  fs::create_directories(tmp_ / "faces");
-  for (int i = 0; i < 48; ++i) {
-    Image img;
-    img.width = img.height = 16;
-    img.channels = 3;
-    img.pixels.resize(16 * 16 * 3);
-    for (auto& p : img.pixels) p = static_cast<uint8_t>(rng() % 256);
-    write_png(tmp_ / "faces" / ("f" + std::to_string(i) + ".png"), img);
-  }
+  test::write_noise_pngs(tmp_ / "faces", 48, 16, 5);
   const std::string features = test::fixture("ts_features.pt").string();
   const std::string common = "train dcgan-mnist --epochs 2 --set dataset=folder --set channels=3 --set image_size=16 "
                              "--set ngf=4 --set ndf=4 --set batch_size=16 --set progress=off --set sample_size=4 "

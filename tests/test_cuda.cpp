@@ -536,16 +536,7 @@ TEST_F(Cuda, FeatureNetworkOnTheGpuGivesTheCpusFeatures) {
   const double scale = a.features.abs().max().item<double>();
   EXPECT_LT((a.features - b.features).abs().max().item<double>(), 1e-4 * std::max(scale, 1.0));
   // The training run's path: eval_every on CUDA through the network.
-  std::mt19937 rng(6);
-  fs::create_directories(tmp_ / "faces");
-  for (int i = 0; i < 32; ++i) {
-    Image img;
-    img.width = img.height = 16;
-    img.channels = 3;
-    img.pixels.resize(16 * 16 * 3);
-    for (auto& p : img.pixels) p = static_cast<uint8_t>(rng() % 256);
-    write_png(tmp_ / "faces" / ("f" + std::to_string(i) + ".png"), img);
-  }
+  test::write_noise_pngs(tmp_ / "faces", 32, 16, 6);
   auto r = run_forgery("train dcgan-mnist --epochs 1 --device cuda --set dataset=folder --set channels=3 --set image_size=16 "
                        "--set ngf=4 --set ndf=4 --set batch_size=16 --set progress=off --set sample_size=4 "
                        "--set eval_every=1 --set eval_n=24 --set eval_features='" + file.string() + "' --data '" +

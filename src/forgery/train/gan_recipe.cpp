@@ -341,7 +341,8 @@ void validate_gan(const Config& c) {
                        "model (the classes its samples are asked for)");
     if (metrics.empty())
       throw UsageError("option eval_metrics '" + c.get_string("eval_metrics") + "': with eval_features only fid, kid "
-                       "and pr can be measured (" + left_out + " need the MNIST classifier's class probabilities)");
+                       "and pr can be measured (the MNIST classifier's class probabilities are needed for " +
+                       left_out + ")");
   }
 }
 
