@@ -527,8 +527,10 @@ int run_train_classifier(const ClassifierArgs& a) {
 namespace {
 // Models trained by another recipe than the GAN family's are measured by that recipe's own
 // evaluation (pix2pix: L1, PSNR, SSIM on the val pairs; CycleGAN: the domain judge, KID, FID,
-// cycle L1 on the test images), from the checkpoint's networks and the run's data.
-int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::steady_clock::time_point t0) {
+// cycle L1 on the test images), from the checkpoint's networks and the run's data, on `device`
+// (chosen, with fp32 set, by run_eval).
+int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, const c10::Device& device,
+                     std::chrono::steady_clock::time_point t0) {
   if (!a.metrics.empty() || a.n_given || !a.classifier.empty())
     throw UsageError("eval: --metrics, --n and --classifier are for GAN-family models; model " +
                      ck.get_string("model") + " is measured by its recipe's own metrics");
@@ -545,8 +547,6 @@ int eval_with_recipe(const EvalArgs& a, const Checkpoint& ck, std::chrono::stead
     std::fprintf(stderr, "forgery: features: %s (the run's eval_features)\n", config.get_string("eval_features").c_str());
   }
   const fs::path report = prepare_eval_report(a, ck.path());
-  const c10::Device device = select_device(a.device);
-  apply_precision(device, Precision::Fp32);
   auto recipe = find_recipe(find_model(config.get_string("model")).recipe).make(config, device);
   recipe->build();
   const auto generators = recipe->generators();
@@ -630,7 +630,7 @@ int run_eval(const EvalArgs& given) {
     for (auto& kv : current_path_options(ck)) overrides.push_back(std::move(kv));
     Config config = ck.config(overrides);
     const ModelInfo& info = find_model(config.get_string("model"));
-    if (!info.make_gan) return eval_with_recipe(a, ck, t0);
+    if (!info.make_gan) return eval_with_recipe(a, ck, device, t0);
     // A run trained with eval_features is measured with that network unless told otherwise.
     if (a.features.empty() && a.classifier.empty() && config.has("eval_features") &&
         !config.get_string("eval_features").empty()) {
@@ -642,7 +642,7 @@ int run_eval(const EvalArgs& given) {
       std::fprintf(stderr, "forgery: features: %s (the run's eval_features)\n", a.features.c_str());
       choose_metrics();
       for (const auto& m : options.metrics)
-        if (m == "is" || m == "classes" || m == "accuracy")
+        if (needs_class_probabilities(m))
           throw UsageError("eval --metrics " + m + ": this run is measured with its eval_features network (" +
                            a.features + "), which gives no class probabilities; give --classifier FILE (an "
                            "MNIST-family classifier) for is, classes and accuracy");

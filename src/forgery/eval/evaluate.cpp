@@ -212,6 +212,10 @@ const std::vector<std::string>& metric_names() {
   return names;
 }
 
+bool needs_class_probabilities(const std::string& metric) {
+  return metric == "is" || metric == "classes" || metric == "accuracy";
+}
+
 std::vector<std::string> parse_metric_list(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -257,7 +261,7 @@ MetricResults compute_metrics(const Extracted& real, const Extracted& fake, cons
       auto pr = precision_recall(real.features, fake.features, 3);
       r.emplace_back("precision", pr.precision);
       r.emplace_back("recall", pr.recall);
-    } else if ((m == "is" || m == "classes" || m == "accuracy") && !fake.probs.defined()) {
+    } else if (needs_class_probabilities(m) && !fake.probs.defined()) {
       throw UsageError("--metrics " + m + " needs class probabilities: use the MNIST classifier, not --features");
     } else if (m == "accuracy") {
       if (!o.requested_labels.defined())

@@ -54,6 +54,9 @@ std::unique_ptr<FeatureExtractor> torchscript_features(const std::filesystem::pa
 // classifier finds the class each image was generated for).
 const std::vector<std::string>& metric_names();
 std::vector<std::string> parse_metric_list(const std::string& comma_separated);
+// is, classes and accuracy: the metrics that need class probabilities (the MNIST classifier's;
+// a TorchScript feature network gives none).
+bool needs_class_probabilities(const std::string& metric);
 
 using MetricResults = std::vector<std::pair<std::string, double>>;
 struct EvalOptions {

@@ -187,7 +187,7 @@ std::vector<std::string> gan_eval_metrics(const Config& c, std::string* left_out
   if (c.get_string("eval_features").empty()) return metrics;
   std::vector<std::string> kept;
   for (const auto& m : metrics)
-    if (m == "is" || m == "classes" || m == "accuracy") {
+    if (needs_class_probabilities(m)) {
       if (left_out) *left_out += (left_out->empty() ? "" : ", ") + m;
     } else {
       kept.push_back(m);
